@@ -1,0 +1,13 @@
+"""Configuration de pytest pour tout le dépôt.
+
+Fixée ici, au moment de l'import, une variable d'environnement atteint chaque
+noyau Jupyter lancé par nbval : c'est ainsi que les notebooks passent en mode
+rapide pendant les tests. Pour tester en mode complet (long) :
+``GANS_QUICK=0 pytest``.
+"""
+
+import os
+
+os.environ.setdefault("GANS_QUICK", "1")
+# Pas de fenêtre graphique pendant les tests, et pas de cache de polices à reconstruire en silence.
+os.environ.setdefault("MPLBACKEND", "Agg")

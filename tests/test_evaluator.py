@@ -1,0 +1,82 @@
+"""L'évaluateur : précision du classifieur livré, et scores de référence."""
+
+import pytest
+import torch
+
+from utils import evaluator
+from utils.data import load_mnist, load_mnist_uint8
+
+
+@pytest.fixture(scope="module")
+def test_set():
+    return load_mnist("test")
+
+
+def test_classifier_accuracy_at_least_99(test_set):
+    images, labels = test_set
+    model = evaluator.load_classifier()
+    with torch.no_grad():
+        predicted = torch.cat([model(images[i:i + 1000]).argmax(1) for i in range(0, 10000, 1000)])
+    accuracy = (predicted == labels).float().mean().item()
+    assert accuracy >= 0.99, f"précision {accuracy:.4f}"
+
+
+def test_real_digits_score_near_zero():
+    train_images, _ = load_mnist_uint8("train")
+    report = evaluator.evaluate_samples(train_images[:10000], name="vraies")
+    assert report.fid < 10
+    assert report.confident_share > 0.95
+    assert report.all_digits_between(0.08, 0.12)
+
+
+def test_test_set_against_itself_is_zero(test_set):
+    report = evaluator.evaluate_samples(test_set[0])
+    assert report.fid < 1e-6
+
+
+def test_noise_scores_far_away():
+    gen = torch.Generator().manual_seed(0)
+    report = evaluator.evaluate_samples(torch.rand(2000, 1, 28, 28, generator=gen) * 2 - 1)
+    assert report.fid > 500
+
+
+def test_mode_collapse_visible_in_histogram():
+    images, labels = load_mnist_uint8("test")
+    ones = images[labels == 1][:1000]
+    report = evaluator.evaluate_samples(ones)
+    assert report.class_shares[1] > 0.95
+    assert not report.all_digits_between()
+    assert report.fid > 50
+
+
+def test_frechet_distance_closed_form():
+    mu1, mu2 = torch.zeros(3), torch.tensor([1.0, 2.0, 2.0])
+    cov = torch.eye(3)
+    assert evaluator.frechet_distance(mu1, cov, mu2, cov) == pytest.approx(9.0)
+    # tr(4I + I - 2*2I) = 3 pour des covariances 4I et I
+    assert evaluator.frechet_distance(mu1, 4 * cov, mu1, cov) == pytest.approx(3.0)
+
+
+@pytest.mark.parametrize("shape", [(5, 784), (5, 28, 28), (5, 1, 28, 28)])
+def test_accepted_formats(shape):
+    x = evaluator.to_evaluator_input(torch.zeros(shape))
+    assert x.shape == (5, 1, 28, 28)
+
+
+@pytest.mark.parametrize("bad, message", [
+    (torch.zeros(5, 3, 32, 32), "Forme d'images inattendue : \\(5, 3, 32, 32\\)"),
+    (torch.full((5, 784), 3.0), "hors de \\[-1, 1\\]"),
+    (torch.full((5, 784), float("nan")), "NaN"),
+    ([[0.0]], "tenseur PyTorch"),
+])
+def test_bad_input_messages(bad, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        evaluator.to_evaluator_input(bad)
+
+
+def test_report_summary_in_french():
+    report = evaluator.EvaluationReport(fid=12.345, confident_share=0.8, class_shares=[0.1] * 10,
+                                        n_samples=10000, name="essai")
+    text = report.summary()
+    assert "FID-MNIST" in text and "12.35" in text and "80.0 %" in text
+    assert report.as_row()["FID-MNIST"] == 12.35

@@ -1,0 +1,32 @@
+"""Paquet utilitaire du cours « GANs par la pratique ».
+
+Ce que chaque lab utilise et qu'aucun lab n'enseigne : chargement de MNIST,
+graine et appareil, mode rapide, grilles d'images et courbes, barre de
+progression et TensorBoard, sauvegardes, auto-vérifications et évaluateur.
+Les modèles et les boucles d'entraînement, eux, s'écrivent dans les notebooks.
+
+L'import ne change rien : ni graine, ni réglage de matplotlib, ni fichier écrit.
+"""
+
+from .checkpoint import (
+    artifacts_dir,
+    load_checkpoint,
+    load_samples,
+    save_checkpoint,
+    save_generator_artifacts,
+    to_uint8_images,
+)
+from .checks import CheckError
+from .data import iterate_minibatches, load_mnist, load_mnist_uint8, steps_per_epoch
+from .evaluator import EvaluationReport, evaluate_samples
+from .plots import image_grid, plot_class_histogram, plot_history, show_images
+from .runtime import get_device, is_quick_mode, quick_or_full, repo_root, set_seed, setup
+from .tracking import TensorBoardLogger, progress
+
+__all__ = [
+    "CheckError", "EvaluationReport", "TensorBoardLogger", "artifacts_dir", "evaluate_samples",
+    "get_device", "image_grid", "is_quick_mode", "iterate_minibatches", "load_checkpoint",
+    "load_mnist", "load_mnist_uint8", "load_samples", "plot_class_histogram", "plot_history",
+    "progress", "quick_or_full", "repo_root", "save_checkpoint", "save_generator_artifacts",
+    "set_seed", "setup", "show_images", "steps_per_epoch", "to_uint8_images",
+]

@@ -1,0 +1,437 @@
+"""Auto-vérifications des exercices.
+
+Chaque fonction ``check_...`` teste votre réponse contre une référence :
+
+* si elle est juste, elle affiche un verdict ✅ (toujours le même texte, pour
+  pouvoir le comparer d'une exécution à l'autre) ;
+* sinon elle lève :class:`CheckError` avec un message ❌ qui dit ce qui était
+  attendu, ce qui a été reçu, de combien on s'écarte et quoi corriger.
+
+Les vérifications n'utilisent pas l'aléa du notebook : elles tirent leurs
+propres nombres et rendent ensuite le générateur aléatoire dans l'état où elles
+l'ont trouvé.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+
+import torch
+from torch import nn
+
+
+class CheckError(AssertionError):
+    """Une auto-vérification a échoué ; le message dit quoi corriger."""
+
+
+def _fail(message: str):
+    __tracebackhide__ = True
+    raise CheckError("❌ " + message)
+
+
+def _ok(message: str) -> None:
+    print("✅ " + message)
+
+
+def describe_difference(got: torch.Tensor, expected: torch.Tensor) -> str:
+    """Résumé de l'écart entre deux tenseurs : exact, approché, ou différence maximale."""
+    got, expected = got.detach().double().cpu(), expected.detach().double().cpu()
+    if got.shape != expected.shape:
+        return f"formes différentes : {tuple(got.shape)} au lieu de {tuple(expected.shape)}"
+    diff = (got - expected).abs().max().item() if got.numel() else 0.0
+    if diff == 0:
+        return "identique"
+    if torch.allclose(got, expected, rtol=1e-5, atol=1e-6):
+        return f"égal à la précision près (écart max {diff:.1e})"
+    return f"écart max {diff:.4g}"
+
+
+def _call(fn, *args, what: str, **kwargs):
+    """Appelle le code de l'étudiant et traduit une exception en message clair."""
+    __tracebackhide__ = True
+    try:
+        return fn(*args, **kwargs)
+    except NotImplementedError:
+        _fail(f"{what} n'est pas encore écrit (la cellule lève encore NotImplementedError). "
+              "Complétez le bloc « À VOUS DE JOUER », exécutez la cellule, puis relancez la vérification.")
+    except CheckError:
+        raise
+    except Exception as error:  # noqa: BLE001 - on veut tout traduire pour l'étudiant
+        text = str(error)
+        hint = next((h for key, h in _ERROR_HINTS.items() if key in text),
+                    "Lisez le message ci-dessus et corrigez la ligne de votre code qu'il désigne.")
+        _fail(f"{what} a levé une erreur : {type(error).__name__} : {text.splitlines()[0]}\n{hint}")
+
+
+_ERROR_HINTS = {
+    "backward through the graph a second time":
+        "Cause la plus fréquente : le pas du discriminateur rétropropage jusque dans le générateur. "
+        "Donnez-lui fake.detach(), et gardez fake (sans detach) pour le pas du générateur.",
+    "shapes cannot be multiplied":
+        "Une couche Linear reçoit une entrée de la mauvaise taille : vérifiez que chaque "
+        "in_features est égal au out_features de la couche précédente (784 pour une image aplatie).",
+    "Expected all tensors to be on the same device":
+        "Un tenseur est sur un autre appareil que le modèle : créez le bruit avec "
+        "device=real.device.",
+    "all elements of input should be between 0 and 1":
+        "nn.BCELoss attend des probabilités : la sortie du discriminateur doit passer par nn.Sigmoid().",
+}
+
+
+def _linear_layers(model: nn.Module) -> list[nn.Linear]:
+    return [m for m in model.modules() if isinstance(m, nn.Linear)]
+
+
+def _has(model: nn.Module, kind) -> bool:
+    return any(isinstance(m, kind) for m in model.modules())
+
+
+def _check_module(model, name: str):
+    __tracebackhide__ = True
+    if inspect.isclass(model):
+        _fail(f"On attend une instance de {name}, pas la classe : passez {model.__name__}() "
+              f"(avec les parenthèses).")
+    if not isinstance(model, nn.Module):
+        _fail(f"On attend un modèle PyTorch (nn.Module) pour {name}, reçu : {type(model).__name__}.")
+    if not any(True for _ in model.parameters()):
+        _fail(f"{name} n'a aucun paramètre : avez-vous créé les couches dans __init__ "
+              "et appelé super().__init__() ?")
+
+
+def _check_linear_stack(model, name: str, in_features: int, out_features: int, n_linear: int):
+    __tracebackhide__ = True
+    layers = _linear_layers(model)
+    sizes = " → ".join([str(layers[0].in_features)] + [str(m.out_features) for m in layers]) if layers else "aucune"
+    if len(layers) != n_linear:
+        _fail(f"{name} : {n_linear} couches nn.Linear attendues ({n_linear - 1} cachées + 1 de sortie), "
+              f"{len(layers)} trouvées (tailles : {sizes}).")
+    if layers[0].in_features != in_features:
+        _fail(f"{name} : la première couche doit recevoir {in_features} valeurs, elle en reçoit "
+              f"{layers[0].in_features} (tailles : {sizes}).")
+    if layers[-1].out_features != out_features:
+        _fail(f"{name} : la dernière couche doit produire {out_features} valeur(s), elle en produit "
+              f"{layers[-1].out_features} (tailles : {sizes}).")
+    return sizes
+
+
+def _check_gradients(model, output, name: str):
+    __tracebackhide__ = True
+    model.zero_grad(set_to_none=True)
+    output.float().mean().backward()
+    dead = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
+    if dead:
+        _fail(f"{name} : aucun gradient n'arrive aux paramètres {', '.join(dead[:4])}. Une couche "
+              "créée dans __init__ n'est pas utilisée dans forward, ou le calcul est détaché "
+              "(.detach(), .item(), numpy).")
+    model.zero_grad(set_to_none=True)
+
+
+# ---------------------------------------------------------------------------
+# Jour 1 : GAN entièrement connecté sur MNIST
+# ---------------------------------------------------------------------------
+
+def check_discriminator(discriminator: nn.Module, n_hidden: int = 3) -> None:
+    """Vérifie le discriminateur du jour 1.
+
+    Attendu : une image (N, 1, 28, 28) aplatie en 784 valeurs, ``n_hidden``
+    couches cachées ``nn.Linear`` suivies de ``nn.LeakyReLU`` et ``nn.Dropout``,
+    une couche de sortie à 1 valeur et une sigmoïde : sortie (N, 1) dans ]0, 1[.
+    """
+    __tracebackhide__ = True
+    _check_module(discriminator, "le discriminateur")
+    sizes = _check_linear_stack(discriminator, "Discriminateur", 784, 1, n_hidden + 1)
+    for kind, hint in ((nn.LeakyReLU, "nn.LeakyReLU(0.2) après chaque couche cachée"),
+                       (nn.Dropout, "nn.Dropout(0.3) après chaque activation cachée")):
+        if not _has(discriminator, kind):
+            _fail(f"Discriminateur : aucune couche {kind.__name__} trouvée. Ajoutez {hint}.")
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        device = next(discriminator.parameters()).device
+        x = (torch.rand(16, 1, 28, 28) * 2 - 1).to(device)
+        was_training = discriminator.training
+        discriminator.train()
+        out = _call(discriminator, x, what="Le discriminateur appliqué à un lot (16, 1, 28, 28)")
+        if not isinstance(out, torch.Tensor):
+            _fail(f"Le discriminateur doit renvoyer un tenseur, il renvoie {type(out).__name__}.")
+        if tuple(out.shape) != (16, 1):
+            hint = (" Aplatissez l'image en 784 valeurs au début (nn.Flatten())."
+                    if out.dim() > 2 else " La dernière couche doit être nn.Linear(..., 1).")
+            _fail(f"Sortie du discriminateur : forme (16, 1) attendue pour 16 images, "
+                  f"reçue {tuple(out.shape)}.{hint}")
+        with torch.no_grad():  # entrées extrêmes : seule une sigmoïde reste dans [0, 1]
+            extreme = discriminator(torch.cat([x * 100, -x * 100]))
+        lo = min(out.min().item(), extreme.min().item())
+        hi = max(out.max().item(), extreme.max().item())
+        if not (0 <= lo and hi <= 1 and 0 < out.min().item() and out.max().item() < 1):
+            _fail(f"Le discriminateur doit sortir une probabilité dans ]0, 1[ : valeurs reçues entre "
+                  f"{lo:.3g} et {hi:.3g}. Terminez par nn.Sigmoid().")
+        _check_gradients(discriminator, out, "Discriminateur")
+        with torch.no_grad():
+            again = discriminator(x)
+            discriminator.eval()
+            eval_a, eval_b = discriminator(x), discriminator(x)
+        discriminator.train(was_training)
+    if torch.equal(out.detach(), again):
+        _fail("Discriminateur : en mode entraînement, deux passages du même lot donnent la même "
+              "sortie ; le Dropout n'est pas appliqué dans forward.")
+    if not torch.equal(eval_a, eval_b):
+        _fail("Discriminateur : en mode évaluation (.eval()), la sortie devrait être déterministe.")
+    _ok(f"Discriminateur correct : couches {sizes}, LeakyReLU, Dropout, sortie sigmoïde (N, 1) dans ]0, 1[.")
+
+
+def check_generator(generator: nn.Module, z_dim: int = 64, n_hidden: int = 3) -> None:
+    """Vérifie le générateur du jour 1.
+
+    Attendu : un bruit (N, ``z_dim``), ``n_hidden`` couches cachées ``nn.Linear``
+    suivies de ``nn.LeakyReLU``, une couche de sortie à 784 valeurs puis ``tanh``,
+    remise en forme d'image : sortie (N, 1, 28, 28) dans [-1, 1].
+    """
+    __tracebackhide__ = True
+    _check_module(generator, "le générateur")
+    sizes = _check_linear_stack(generator, "Générateur", z_dim, 784, n_hidden + 1)
+    if not _has(generator, nn.LeakyReLU):
+        _fail("Générateur : aucune couche LeakyReLU trouvée. Ajoutez nn.LeakyReLU(0.2) après "
+              "chaque couche cachée.")
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        device = next(generator.parameters()).device
+        z = torch.randn(16, z_dim).to(device)
+        was_training = generator.training
+        generator.train()
+        out = _call(generator, z, what=f"Le générateur appliqué à un bruit (16, {z_dim})")
+        if not isinstance(out, torch.Tensor):
+            _fail(f"Le générateur doit renvoyer un tenseur, il renvoie {type(out).__name__}.")
+        if tuple(out.shape) != (16, 1, 28, 28):
+            hint = (" Remettez les 784 valeurs en image : nn.Unflatten(1, (1, 28, 28)) ou "
+                    "x.view(-1, 1, 28, 28)." if tuple(out.shape) == (16, 784) else "")
+            _fail(f"Sortie du générateur : forme (16, 1, 28, 28) attendue pour 16 bruits, "
+                  f"reçue {tuple(out.shape)}.{hint}")
+        lo, hi = out.min().item(), out.max().item()
+        if lo < -1 or hi > 1:
+            _fail(f"Le générateur doit produire des pixels dans [-1, 1] (comme les images réelles "
+                  f"normalisées) : valeurs reçues entre {lo:.3g} et {hi:.3g}. Terminez par nn.Tanh().")
+        if lo >= 0:
+            _fail(f"Les pixels générés sont tous positifs (min {lo:.3g}) : la sortie doit couvrir "
+                  "[-1, 1] ; utilisez nn.Tanh() et non nn.Sigmoid().")
+        if torch.allclose(out[0], out[1:], atol=1e-6):
+            _fail("Le générateur donne la même image pour des bruits différents : la sortie ne "
+                  "dépend pas de z.")
+        _check_gradients(generator, out, "Générateur")
+        generator.train(was_training)
+    _ok(f"Générateur correct : couches {sizes}, LeakyReLU, sortie tanh de forme (N, 1, 28, 28).")
+
+
+def _bce(p: torch.Tensor, target: float) -> torch.Tensor:
+    return nn.functional.binary_cross_entropy(p, torch.full_like(p, target))
+
+
+def _loss_probe():
+    """Probabilités fixes (avec gradient) pour tester une fonction de perte."""
+    gen = torch.Generator().manual_seed(1234)
+    d_real = (torch.rand(32, 1, generator=gen) * 0.8 + 0.15).requires_grad_(True)
+    d_fake = (torch.rand(32, 1, generator=gen) * 0.8 + 0.05).requires_grad_(True)
+    return d_real, d_fake
+
+
+def _as_scalar(value, what: str) -> torch.Tensor:
+    __tracebackhide__ = True
+    if not isinstance(value, torch.Tensor):
+        _fail(f"{what} doit renvoyer un tenseur PyTorch (pour pouvoir appeler .backward()), "
+              f"il renvoie {type(value).__name__}. N'utilisez pas .item() ni numpy dans la perte.")
+    if value.numel() != 1:
+        _fail(f"{what} doit renvoyer un scalaire (la moyenne sur le mini-lot), reçu un tenseur de "
+              f"forme {tuple(value.shape)}. Prenez la moyenne (reduction='mean', le défaut de nn.BCELoss).")
+    if not value.requires_grad:
+        _fail(f"{what} a coupé le graphe de calcul : le résultat n'a pas de gradient. "
+              "N'utilisez ni .detach(), ni .item(), ni torch.tensor(...) sur les probabilités.")
+    return value.reshape(())
+
+
+def check_discriminator_loss(loss_fn) -> None:
+    """Vérifie ``discriminator_loss(d_real, d_fake)``.
+
+    Référence : BCE(D(x), 1) + BCE(D(G(z)), 0), chaque terme moyenné sur le
+    mini-lot, soit -[log D(x) + log(1 - D(G(z)))] en moyenne.
+    """
+    __tracebackhide__ = True
+    d_real, d_fake = _loss_probe()
+    got = _as_scalar(_call(loss_fn, d_real, d_fake, what="discriminator_loss(d_real, d_fake)"),
+                     "discriminator_loss")
+    with torch.no_grad():
+        real_term, fake_term = _bce(d_real, 1.0), _bce(d_fake, 0.0)
+        expected = real_term + fake_term
+        diagnostics = {
+            "les étiquettes sont inversées (vraies → 0, fausses → 1)": _bce(d_real, 0.0) + _bce(d_fake, 1.0),
+            "il manque le terme des images générées, BCE(d_fake, 0)": real_term,
+            "il manque le terme des images réelles, BCE(d_real, 1)": fake_term,
+            "c'est la moitié de la référence : l'énoncé demande la somme des deux termes, pas leur moyenne":
+                expected / 2,
+            "le signe est inversé : la BCE est déjà l'opposé d'un log, ne remettez pas de moins devant":
+                -expected,
+            "les pertes sont sommées sur le lot au lieu d'être moyennées": expected * d_real.shape[0],
+            "les étiquettes 0,9 (label smoothing) ne sont pas au programme du jour 1 : visez 1 pour le réel":
+                _bce(d_real, 0.9) + fake_term,
+        }
+    value = got.item()
+    if math.isclose(value, expected.item(), rel_tol=1e-4, abs_tol=1e-6):
+        got.backward()
+        if d_real.grad is None or d_fake.grad is None:
+            _fail("discriminator_loss : le gradient n'atteint pas d_real et d_fake.")
+        _ok(f"discriminator_loss correcte : {value:.4f} sur les probabilités de test "
+            f"(référence {expected.item():.4f}).")
+        return
+    for reason, candidate in diagnostics.items():
+        if math.isclose(value, candidate.item(), rel_tol=1e-4, abs_tol=1e-6):
+            _fail(f"discriminator_loss renvoie {value:.4f} au lieu de {expected.item():.4f} : {reason}.")
+    _fail(f"discriminator_loss renvoie {value:.4f} au lieu de {expected.item():.4f} "
+          f"(écart {value - expected.item():+.4f}). Rappel : BCE(d_real, 1) + BCE(d_fake, 0), "
+          "avec nn.BCELoss() et des cibles torch.ones_like / torch.zeros_like.")
+
+
+def check_generator_loss(loss_fn) -> None:
+    """Vérifie ``generator_loss(d_fake)``, la perte non saturante : BCE(D(G(z)), 1) = -log D(G(z))."""
+    __tracebackhide__ = True
+    _, d_fake = _loss_probe()
+    got = _as_scalar(_call(loss_fn, d_fake, what="generator_loss(d_fake)"), "generator_loss")
+    with torch.no_grad():
+        expected = _bce(d_fake, 1.0)
+        diagnostics = {
+            "c'est la perte saturante log(1 - D(G(z))) que le générateur minimiserait ; le jour 1 "
+            "utilise la version non saturante -log D(G(z)) = BCE(d_fake, 1)": torch.log1p(-d_fake).mean(),
+            "la cible est 0 : le générateur veut que D dise « vrai », visez 1": _bce(d_fake, 0.0),
+            "le signe est inversé : la BCE est déjà -log D(G(z))": -expected,
+            "les pertes sont sommées sur le lot au lieu d'être moyennées": expected * d_fake.shape[0],
+        }
+    value = got.item()
+    if math.isclose(value, expected.item(), rel_tol=1e-4, abs_tol=1e-6):
+        got.backward()
+        if d_fake.grad is None:
+            _fail("generator_loss : le gradient n'atteint pas d_fake.")
+        _ok(f"generator_loss correcte (non saturante) : {value:.4f} sur les probabilités de test "
+            f"(référence {expected.item():.4f}).")
+        return
+    for reason, candidate in diagnostics.items():
+        if math.isclose(value, candidate.item(), rel_tol=1e-4, abs_tol=1e-6):
+            _fail(f"generator_loss renvoie {value:.4f} au lieu de {expected.item():.4f} : {reason}.")
+    _fail(f"generator_loss renvoie {value:.4f} au lieu de {expected.item():.4f} "
+          f"(écart {value - expected.item():+.4f}). Rappel : BCE(d_fake, 1).")
+
+
+# --- l'étape d'entraînement -------------------------------------------------
+
+_PROBE_Z_DIM = 4
+
+
+def _probe_models():
+    """Petits G et D déterministes (sans Dropout) pour comparer une étape d'entraînement."""
+    torch.manual_seed(7)
+    generator = nn.Sequential(nn.Linear(_PROBE_Z_DIM, 16), nn.LeakyReLU(0.2), nn.Linear(16, 784),
+                              nn.Tanh(), nn.Unflatten(1, (1, 28, 28)))
+    discriminator = nn.Sequential(nn.Flatten(), nn.Linear(784, 16), nn.LeakyReLU(0.2),
+                                  nn.Linear(16, 1), nn.Sigmoid())
+    opt_g = torch.optim.Adam(generator.parameters(), lr=1e-2, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(discriminator.parameters(), lr=1e-2, betas=(0.5, 0.999))
+    # Des gradients « périmés » déjà présents : une étape qui oublie zero_grad() les utilisera.
+    for model in (generator, discriminator):
+        for p in model.parameters():
+            p.grad = torch.full_like(p, 0.5)
+    real = torch.rand(8, 1, 28, 28, generator=torch.Generator().manual_seed(3)) * 2 - 1
+    return real, generator, discriminator, opt_g, opt_d
+
+
+def _reference_step(real, generator, discriminator, opt_g, opt_d, z_dim, resample=False,
+                    zero_grad=True):
+    batch = real.shape[0]
+    z = torch.randn(batch, z_dim, device=real.device)
+    fake = generator(z)
+    if zero_grad:
+        opt_d.zero_grad()
+    d_real, d_fake = discriminator(real), discriminator(fake.detach())
+    loss_d = _bce(d_real, 1.0) + _bce(d_fake, 0.0)
+    loss_d.backward()
+    opt_d.step()
+    if resample:
+        fake = generator(torch.randn(batch, z_dim, device=real.device))
+    if zero_grad:
+        opt_g.zero_grad()
+    loss_g = _bce(discriminator(fake), 1.0)
+    loss_g.backward()
+    opt_g.step()
+    return {"loss_d": loss_d.item(), "loss_g": loss_g.item(),
+            "d_real": d_real.mean().item(), "d_fake": d_fake.mean().item()}
+
+
+def _params(model):
+    return torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+
+
+def _run_variant(step_fn, **variant):
+    torch.manual_seed(11)
+    real, g, d, opt_g, opt_d = _probe_models()
+    before = (_params(g), _params(d))
+    torch.manual_seed(11)
+    result = step_fn(real, g, d, opt_g, opt_d, _PROBE_Z_DIM, **variant)
+    return result, before, (_params(g), _params(d))
+
+
+def check_train_step(train_step) -> None:
+    """Vérifie ``train_step(real, generator, discriminator, opt_g, opt_d, z_dim)``.
+
+    Référence : un pas de D (images réelles → 1, images générées détachées → 0)
+    puis un pas de G (perte non saturante sur D mis à jour), chaque pas précédé
+    de ``zero_grad()``. La fonction renvoie un dictionnaire de nombres (float) :
+    ``loss_d``, ``loss_g``, ``d_real`` (moyenne de D(x)) et ``d_fake`` (moyenne
+    de D(G(z)) vue par le pas de D). On compare les poids après une étape sur de
+    petits modèles avec ceux de la référence, à graine égale.
+    """
+    __tracebackhide__ = True
+    with torch.random.fork_rng():
+        expected, before, (g_ref, d_ref) = _run_variant(_reference_step)
+        _, _, (g_ref2, _) = _run_variant(_reference_step, resample=True)
+        torch.manual_seed(11)
+        real, g, d, opt_g, opt_d = _probe_models()
+        torch.manual_seed(11)
+        result = _call(train_step, real, g, d, opt_g, opt_d, _PROBE_Z_DIM,
+                       what="train_step(real, generator, discriminator, opt_g, opt_d, z_dim)")
+        g_new, d_new = _params(g), _params(d)
+        _, _, (g_nozero, d_nozero) = _run_variant(_reference_step, zero_grad=False)
+
+    if not isinstance(result, dict):
+        _fail(f"train_step doit renvoyer un dictionnaire {{'loss_d': ..., 'loss_g': ..., 'd_real': ..., "
+              f"'d_fake': ...}}, il renvoie {type(result).__name__}.")
+    missing = [k for k in ("loss_d", "loss_g", "d_real", "d_fake") if k not in result]
+    if missing:
+        _fail(f"Clés absentes du dictionnaire renvoyé par train_step : {missing} "
+              f"(clés reçues : {sorted(result)}).")
+    not_float = [k for k in ("loss_d", "loss_g", "d_real", "d_fake") if not isinstance(result[k], float)]
+    if not_float:
+        _fail(f"Les valeurs {not_float} doivent être des nombres Python (float) : utilisez .item(), "
+              "sinon l'historique garde en mémoire tout le graphe de calcul.")
+    # Le discriminateur
+    if torch.equal(d_new, before[1]):
+        _fail("Les poids du discriminateur n'ont pas bougé : appelez loss_d.backward() puis opt_d.step().")
+    if torch.allclose(d_new, d_nozero, atol=1e-6) and not torch.allclose(d_new, d_ref, atol=1e-6):
+        _fail("Le discriminateur a utilisé des gradients restés d'avant : appelez opt_d.zero_grad() "
+              "avant loss_d.backward().")
+    if not torch.allclose(d_new, d_ref, rtol=1e-4, atol=1e-5):
+        _fail(f"Le pas du discriminateur diffère de la référence ({describe_difference(d_new, d_ref)} "
+              "sur ses poids). Vérifiez : un seul bruit z tiré par torch.randn(batch, z_dim, "
+              "device=real.device), fake.detach() pour le pas de D, la perte discriminator_loss.")
+    # Le générateur
+    if torch.equal(g_new, before[0]):
+        _fail("Les poids du générateur n'ont pas bougé : appelez loss_g.backward() puis opt_g.step().")
+    if torch.allclose(g_new, g_nozero, atol=1e-6) and not torch.allclose(g_new, g_ref, atol=1e-6):
+        _fail("Le générateur a utilisé des gradients restés d'avant : appelez opt_g.zero_grad() "
+              "avant loss_g.backward().")
+    if not (torch.allclose(g_new, g_ref, rtol=1e-4, atol=1e-5)
+            or torch.allclose(g_new, g_ref2, rtol=1e-4, atol=1e-5)):
+        _fail(f"Le pas du générateur diffère de la référence ({describe_difference(g_new, g_ref)} "
+              "sur ses poids). Vérifiez : la perte generator_loss(discriminator(fake)) calculée avec "
+              "le discriminateur *après* son pas, sans .detach() sur fake.")
+    for key in ("loss_d", "d_real", "d_fake"):
+        if not math.isclose(result[key], expected[key], rel_tol=1e-4, abs_tol=1e-5):
+            _fail(f"train_step renvoie {key} = {result[key]:.4f} au lieu de {expected[key]:.4f}. "
+                  "d_real et d_fake sont les moyennes de D(x) et D(G(z)) calculées au pas de D.")
+    _ok("train_step correct : un pas de D puis un pas de G, poids identiques à la référence "
+        "après une étape.")

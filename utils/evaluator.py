@@ -1,0 +1,213 @@
+"""L'évaluateur du cours : un petit CNN entraîné sur MNIST, qui note n'importe quel générateur.
+
+Trois mesures, calculées sur des chiffres générés (idéalement 10 000) :
+
+* **FID-MNIST** : distance de Fréchet entre les caractéristiques (avant-dernière
+  couche du CNN, 128 valeurs) des échantillons et celles des 10 000 images de
+  test. 0 = même distribution ; plus c'est bas, mieux c'est. C'est l'idée du FID
+  d'Inception, sur un réseau qui connaît les chiffres manuscrits.
+* **part confiante** : part des échantillons que le CNN classe avec une
+  probabilité d'au moins 0,9 (chiffres nets et reconnaissables).
+* **histogramme des chiffres prédits** : la couverture des modes ; un générateur
+  parfait en produit environ 10 % de chaque.
+
+Les poids (``utils/mnist_classifier.pt``) viennent de ``tools/train_evaluator.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+from torch import nn
+
+WEIGHTS_PATH = Path(__file__).with_name("mnist_classifier.pt")
+CONFIDENCE_THRESHOLD = 0.9
+
+
+class MnistClassifier(nn.Module):
+    """CNN de l'évaluateur. Entrée (N, 1, 28, 28) dans [-1, 1] ; sortie : 10 logits."""
+
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),   # 14×14
+            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),   # 7×7
+            nn.Flatten(),
+            nn.Linear(64 * 7 * 7, 128), nn.ReLU(),
+        )
+        self.dropout = nn.Dropout(0.3)
+        self.head = nn.Linear(128, 10)
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """Caractéristiques de 128 valeurs utilisées par le FID-MNIST."""
+        return self.features(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.dropout(self.embed(x)))
+
+
+def load_classifier(device: torch.device | str = "cpu") -> MnistClassifier:
+    """Charge le CNN de l'évaluateur (poids livrés avec le cours), en mode évaluation."""
+    from .checkpoint import load_state_dict_file
+
+    model = MnistClassifier()
+    model.load_state_dict(load_state_dict_file(WEIGHTS_PATH))
+    return model.to(device).eval()
+
+
+def to_evaluator_input(images: torch.Tensor) -> torch.Tensor:
+    """Met des chiffres au format attendu par l'évaluateur : float (N, 1, 28, 28) dans [-1, 1].
+
+    Accepte des ``uint8`` (N, 28, 28) ou (N, 1, 28, 28) de 0 à 255 (le format de
+    ``samples.pt``), ou des flottants dans [-1, 1] de forme (N, 784),
+    (N, 28, 28) ou (N, 1, 28, 28) (la sortie d'un générateur ``tanh``).
+    """
+    if not isinstance(images, torch.Tensor):
+        raise TypeError(f"L'évaluateur attend un tenseur PyTorch (reçu : {type(images).__name__}).")
+    shape = tuple(images.shape)
+    if images.dim() == 2 and shape[1] == 784:
+        images = images.reshape(-1, 1, 28, 28)
+    elif images.dim() == 3 and shape[1:] == (28, 28):
+        images = images.unsqueeze(1)
+    elif not (images.dim() == 4 and shape[1:] == (1, 28, 28)):
+        raise ValueError(
+            f"Forme d'images inattendue : {shape}. L'évaluateur attend des chiffres 28×28 : "
+            "(N, 28, 28), (N, 1, 28, 28) ou (N, 784). Vérifiez la sortie de votre générateur."
+        )
+    if images.shape[0] == 0:
+        raise ValueError("Aucune image à évaluer (tenseur vide).")
+    if images.dtype == torch.uint8:
+        return images.float().div(127.5).sub(1.0)
+    images = images.detach().float()
+    if not torch.isfinite(images).all():
+        raise ValueError("Les images contiennent des NaN ou des infinis : l'entraînement a divergé.")
+    lo, hi = images.min().item(), images.max().item()
+    if lo < -1.01 or hi > 1.01:
+        raise ValueError(
+            f"Valeurs hors de [-1, 1] (min {lo:.2f}, max {hi:.2f}). Les images flottantes doivent "
+            "sortir d'un tanh ; des uint8 de 0 à 255 sont aussi acceptés."
+        )
+    return images
+
+
+@torch.no_grad()
+def _predict(model: MnistClassifier, images: torch.Tensor, batch_size: int = 1000):
+    """Caractéristiques (N, 128) et probabilités (N, 10) de l'évaluateur, par lots."""
+    device = next(model.parameters()).device
+    feats, probs = [], []
+    for start in range(0, images.shape[0], batch_size):
+        batch = images[start:start + batch_size].to(device)
+        f = model.embed(batch)
+        feats.append(f.double().cpu())
+        probs.append(model.head(f).softmax(dim=1).cpu())
+    return torch.cat(feats), torch.cat(probs)
+
+
+def _mean_cov(feats: torch.Tensor):
+    mu = feats.mean(dim=0)
+    centered = feats - mu
+    cov = centered.T @ centered / max(feats.shape[0] - 1, 1)
+    return mu, cov
+
+
+def _sqrtm_psd(matrix: torch.Tensor) -> torch.Tensor:
+    values, vectors = torch.linalg.eigh(matrix)
+    return (vectors * values.clamp(min=0).sqrt()) @ vectors.T
+
+
+def frechet_distance(mu1, cov1, mu2, cov2) -> float:
+    """Distance de Fréchet entre deux gaussiennes N(mu1, cov1) et N(mu2, cov2).
+
+    d² = ||mu1 - mu2||² + Tr(cov1 + cov2 - 2 (cov1^½ cov2 cov1^½)^½),
+    calculée en float64 par décomposition en valeurs propres (matrices symétriques).
+    """
+    mu1, cov1, mu2, cov2 = (t.double() for t in (mu1, cov1, mu2, cov2))
+    root1 = _sqrtm_psd(cov1)
+    middle = root1 @ cov2 @ root1
+    middle = (middle + middle.T) / 2
+    trace_sqrt = torch.linalg.eigvalsh(middle).clamp(min=0).sqrt().sum()
+    value = (mu1 - mu2).pow(2).sum() + torch.trace(cov1) + torch.trace(cov2) - 2 * trace_sqrt
+    return max(float(value), 0.0)
+
+
+@lru_cache(maxsize=2)
+def _reference_stats(device_str: str):
+    """Moyenne et covariance des caractéristiques des 10 000 images de test (calculées une fois)."""
+    from .data import load_mnist
+
+    model = load_classifier(device_str)
+    images, _ = load_mnist("test")
+    feats, _ = _predict(model, images)
+    return _mean_cov(feats)
+
+
+@dataclass
+class EvaluationReport:
+    """Résultat de l'évaluateur pour un lot d'échantillons."""
+
+    fid: float
+    confident_share: float
+    class_shares: list[float]
+    n_samples: int
+    name: str = ""
+    predicted: torch.Tensor = field(default=None, repr=False)
+
+    def summary(self) -> str:
+        """Résumé en français, arrondi pour rester lisible."""
+        title = f"Évaluation de {self.name}" if self.name else "Évaluation"
+        shares = " ".join(f"{d}:{100 * s:.1f}%" for d, s in enumerate(self.class_shares))
+        lo, hi = min(self.class_shares), max(self.class_shares)
+        return (
+            f"{title} ({self.n_samples} échantillons)\n"
+            f"  FID-MNIST (plus bas = mieux, 0 = données réelles) : {self.fid:.2f}\n"
+            f"  part confiante (proba >= {CONFIDENCE_THRESHOLD}) : {100 * self.confident_share:.1f} %\n"
+            f"  chiffres prédits : {shares}\n"
+            f"  chiffre le plus rare : {100 * lo:.1f} %, le plus fréquent : {100 * hi:.1f} %"
+        )
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def as_row(self) -> dict:
+        """Les scores sous forme de dictionnaire (une ligne de tableau comparatif)."""
+        return {
+            "modèle": self.name,
+            "FID-MNIST": round(self.fid, 2),
+            "part confiante (%)": round(100 * self.confident_share, 1),
+            "chiffre le plus rare (%)": round(100 * min(self.class_shares), 1),
+            "chiffre le plus fréquent (%)": round(100 * max(self.class_shares), 1),
+        }
+
+    def all_digits_between(self, low: float = 0.05, high: float = 0.15) -> bool:
+        """Vrai si chaque chiffre représente entre ``low`` et ``high`` des échantillons."""
+        return all(low <= s <= high for s in self.class_shares)
+
+
+def evaluate_samples(samples: torch.Tensor, name: str = "", device: torch.device | str = "cpu",
+                     ) -> EvaluationReport:
+    """Note des chiffres générés avec l'évaluateur du cours.
+
+    Entrée : les échantillons (voir :func:`to_evaluator_input` pour les formats
+    acceptés) ; 10 000 pour des scores comparables entre les jours (le FID
+    dépend du nombre d'échantillons). Sortie : un :class:`EvaluationReport`.
+    """
+    images = to_evaluator_input(samples)
+    device = torch.device(device)
+    model = load_classifier(device)
+    feats, probs = _predict(model, images)
+    mu, cov = _mean_cov(feats)
+    mu_ref, cov_ref = _reference_stats(str(device))
+    confidence, predicted = probs.max(dim=1)
+    counts = torch.bincount(predicted, minlength=10).double()
+    return EvaluationReport(
+        fid=frechet_distance(mu, cov, mu_ref, cov_ref),
+        confident_share=float((confidence >= CONFIDENCE_THRESHOLD).double().mean()),
+        class_shares=[float(c) for c in counts / counts.sum()],
+        n_samples=int(images.shape[0]),
+        name=name,
+        predicted=predicted,
+    )
