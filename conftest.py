@@ -9,5 +9,3 @@ rapide pendant les tests. Pour tester en mode complet (long) :
 import os
 
 os.environ.setdefault("GANS_QUICK", "1")
-# Pas de fenêtre graphique pendant les tests, et pas de cache de polices à reconstruire en silence.
-os.environ.setdefault("MPLBACKEND", "Agg")

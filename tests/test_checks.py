@@ -34,23 +34,23 @@ def make_generator(z_dim=64, hidden=(32, 32, 32), out_act=None, unflatten=True):
     return nn.Sequential(*layers)
 
 
-def d_loss(d_real, d_fake):
-    return BCE(d_real, torch.ones_like(d_real)) + BCE(d_fake, torch.zeros_like(d_fake))
+def d_loss(d_real, d_fake, real_label=1.0):
+    return BCE(d_real, torch.full_like(d_real, real_label)) + BCE(d_fake, torch.zeros_like(d_fake))
 
 
 def g_loss(d_fake):
     return BCE(d_fake, torch.ones_like(d_fake))
 
 
-def train_step(real, generator, discriminator, opt_g, opt_d, z_dim, resample=False,
-               zero_grad=True, detach=True, step_d=True):
+def train_step(real, generator, discriminator, opt_g, opt_d, z_dim, real_label=1.0, resample=False,
+               zero_grad=True, detach=True, step_d=True, use_label=True):
     z = torch.randn(real.shape[0], z_dim, device=real.device)
     fake = generator(z)
     if zero_grad:
         opt_d.zero_grad()
     d_real = discriminator(real)
     d_fake = discriminator(fake.detach() if detach else fake)
-    loss_d = d_loss(d_real, d_fake)
+    loss_d = d_loss(d_real, d_fake, real_label if use_label else 1.0)
     loss_d.backward()
     if step_d:
         opt_d.step()
@@ -71,7 +71,7 @@ def test_correct_answers_pass(capsys):
     checks.check_discriminator_loss(d_loss)
     checks.check_generator_loss(g_loss)
     checks.check_train_step(train_step)
-    checks.check_train_step(lambda *a: train_step(*a, resample=True))  # nouveau bruit pour G : accepté
+    checks.check_train_step(lambda *a, **k: train_step(*a, **k, resample=True))  # nouveau bruit pour G : accepté
     out = capsys.readouterr().out
     assert out.count("✅") == 6 and "❌" not in out
 
@@ -197,6 +197,8 @@ def test_generator_ignoring_z():
     (lambda r, f: d_loss(r, f).item(), "doit renvoyer un tenseur"),
     (lambda r, f: d_loss(r, f).detach(), "coupé le graphe"),
     (lambda r, f: d_loss(r, f) + 0.3, "au lieu de"),
+    (lambda r, f, real_label=1.0: d_loss(r, f), "real_label est ignoré"),
+    (lambda r, f: d_loss(r, f), "accepter le paramètre real_label"),
 ])
 def test_discriminator_loss_errors(fn, message):
     with pytest.raises(CheckError, match=message):
@@ -226,24 +228,33 @@ def test_loss_error_says_how_far():
     ({"zero_grad": False}, "zero_grad"),
     ({"detach": False}, "fake.detach"),
     ({"step_d": False}, "discriminateur n'ont pas bougé"),
+    ({"use_label": False}, "ignore real_label"),
 ])
 def test_train_step_errors(kwargs, message):
     with pytest.raises(CheckError, match=message):
-        checks.check_train_step(lambda *a: train_step(*a, **kwargs))
+        checks.check_train_step(lambda *a, **k: train_step(*a, **k, **kwargs))
 
 
 def test_train_step_must_return_floats():
-    def returns_tensors(*args):
-        result = train_step(*args)
+    def returns_tensors(*args, **kwargs):
+        result = train_step(*args, **kwargs)
         return {k: torch.tensor(v) for k, v in result.items()}
 
     with pytest.raises(CheckError, match=r"\.item\(\)"):
         checks.check_train_step(returns_tensors)
 
 
+def test_train_step_without_real_label_parameter():
+    def old_signature(real, generator, discriminator, opt_g, opt_d, z_dim):
+        return train_step(real, generator, discriminator, opt_g, opt_d, z_dim)
+
+    with pytest.raises(CheckError, match="accepter le paramètre real_label"):
+        checks.check_train_step(old_signature)
+
+
 def test_train_step_missing_key():
-    def missing(*args):
-        result = train_step(*args)
+    def missing(*args, **kwargs):
+        result = train_step(*args, **kwargs)
         result.pop("d_fake")
         return result
 
@@ -252,11 +263,11 @@ def test_train_step_missing_key():
 
 
 def test_train_step_generator_not_updated():
-    def no_g_step(real, generator, discriminator, opt_g, opt_d, z_dim):
+    def no_g_step(real, generator, discriminator, opt_g, opt_d, z_dim, real_label=1.0):
         z = torch.randn(real.shape[0], z_dim)
         opt_d.zero_grad()
         d_real, d_fake = discriminator(real), discriminator(generator(z).detach())
-        loss = d_loss(d_real, d_fake)
+        loss = d_loss(d_real, d_fake, real_label)
         loss.backward()
         opt_d.step()
         return {"loss_d": loss.item(), "loss_g": 0.0, "d_real": d_real.mean().item(),

@@ -38,6 +38,8 @@ def test_noise_scores_far_away():
     gen = torch.Generator().manual_seed(0)
     report = evaluator.evaluate_samples(torch.rand(2000, 1, 28, 28, generator=gen) * 2 - 1)
     assert report.fid > 500
+    # Le bruit n'est pas un chiffre : l'évaluateur ne doit pas le reconnaître « avec confiance ».
+    assert report.confident_share < 0.05
 
 
 def test_mode_collapse_visible_in_histogram():

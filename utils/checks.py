@@ -71,6 +71,8 @@ _ERROR_HINTS = {
     "shapes cannot be multiplied":
         "Une couche Linear reçoit une entrée de la mauvaise taille : vérifiez que chaque "
         "in_features est égal au out_features de la couche précédente (784 pour une image aplatie).",
+    "unexpected keyword argument 'real_label'":
+        "La fonction doit accepter le paramètre real_label (voir la signature donnée dans l'énoncé).",
     "Expected all tensors to be on the same device":
         "Un tenseur est sur un autre appareil que le modèle : créez le bruit avec "
         "device=real.device.",
@@ -249,10 +251,11 @@ def _as_scalar(value, what: str) -> torch.Tensor:
 
 
 def check_discriminator_loss(loss_fn) -> None:
-    """Vérifie ``discriminator_loss(d_real, d_fake)``.
+    """Vérifie ``discriminator_loss(d_real, d_fake, real_label=1.0)``.
 
-    Référence : BCE(D(x), 1) + BCE(D(G(z)), 0), chaque terme moyenné sur le
-    mini-lot, soit -[log D(x) + log(1 - D(G(z)))] en moyenne.
+    Référence : BCE(D(x), real_label) + BCE(D(G(z)), 0), chaque terme moyenné
+    sur le mini-lot ; avec ``real_label=1`` c'est -[log D(x) + log(1 - D(G(z)))]
+    en moyenne. Testée avec la cible par défaut (1) puis avec 0,9 (lissage).
     """
     __tracebackhide__ = True
     d_real, d_fake = _loss_probe()
@@ -264,29 +267,40 @@ def check_discriminator_loss(loss_fn) -> None:
         diagnostics = {
             "les étiquettes sont inversées (vraies → 0, fausses → 1)": _bce(d_real, 0.0) + _bce(d_fake, 1.0),
             "il manque le terme des images générées, BCE(d_fake, 0)": real_term,
-            "il manque le terme des images réelles, BCE(d_real, 1)": fake_term,
+            "il manque le terme des images réelles, BCE(d_real, real_label)": fake_term,
             "c'est la moitié de la référence : l'énoncé demande la somme des deux termes, pas leur moyenne":
                 expected / 2,
             "le signe est inversé : la BCE est déjà l'opposé d'un log, ne remettez pas de moins devant":
                 -expected,
             "les pertes sont sommées sur le lot au lieu d'être moyennées": expected * d_real.shape[0],
-            "les étiquettes 0,9 (label smoothing) ne sont pas au programme du jour 1 : visez 1 pour le réel":
+            "la cible des vraies images doit être real_label (1 par défaut), pas 0,9 en dur":
                 _bce(d_real, 0.9) + fake_term,
         }
     value = got.item()
-    if math.isclose(value, expected.item(), rel_tol=1e-4, abs_tol=1e-6):
-        got.backward()
-        if d_real.grad is None or d_fake.grad is None:
-            _fail("discriminator_loss : le gradient n'atteint pas d_real et d_fake.")
-        _ok(f"discriminator_loss correcte : {value:.4f} sur les probabilités de test "
-            f"(référence {expected.item():.4f}).")
-        return
-    for reason, candidate in diagnostics.items():
-        if math.isclose(value, candidate.item(), rel_tol=1e-4, abs_tol=1e-6):
-            _fail(f"discriminator_loss renvoie {value:.4f} au lieu de {expected.item():.4f} : {reason}.")
-    _fail(f"discriminator_loss renvoie {value:.4f} au lieu de {expected.item():.4f} "
-          f"(écart {value - expected.item():+.4f}). Rappel : BCE(d_real, 1) + BCE(d_fake, 0), "
-          "avec nn.BCELoss() et des cibles torch.ones_like / torch.zeros_like.")
+    reference = f"{expected.item():.4f}"
+    if not math.isclose(value, expected.item(), rel_tol=1e-4, abs_tol=1e-6):
+        for reason, candidate in diagnostics.items():
+            if math.isclose(value, candidate.item(), rel_tol=1e-4, abs_tol=1e-6):
+                _fail(f"discriminator_loss renvoie {value:.4f} au lieu de {reference} : {reason}.")
+        _fail(f"discriminator_loss renvoie {value:.4f} au lieu de {reference} "
+              f"(écart {value - expected.item():+.4f}). Rappel : BCE(d_real, real_label) + BCE(d_fake, 0), "
+              "avec nn.BCELoss() et des cibles torch.full_like / torch.zeros_like.")
+    got.backward()
+    if d_real.grad is None or d_fake.grad is None:
+        _fail("discriminator_loss : le gradient n'atteint pas d_real et d_fake.")
+    smoothed = _as_scalar(_call(loss_fn, d_real, d_fake, real_label=0.9,
+                                what="discriminator_loss(d_real, d_fake, real_label=0.9)"),
+                          "discriminator_loss")
+    with torch.no_grad():
+        expected_smooth = _bce(d_real, 0.9) + fake_term
+    if not math.isclose(smoothed.item(), expected_smooth.item(), rel_tol=1e-4, abs_tol=1e-6):
+        hint = (" : real_label est ignoré, la cible des vraies images reste 1"
+                if math.isclose(smoothed.item(), value, rel_tol=1e-6) else "")
+        _fail(f"discriminator_loss(..., real_label=0.9) renvoie {smoothed.item():.4f} au lieu de "
+              f"{expected_smooth.item():.4f}{hint}. Utilisez torch.full_like(d_real, real_label) "
+              "comme cible des vraies images.")
+    _ok(f"discriminator_loss correcte : {value:.4f} sur les probabilités de test (référence "
+        f"{reference}), et {smoothed.item():.4f} avec real_label=0.9 (référence {expected_smooth.item():.4f}).")
 
 
 def check_generator_loss(loss_fn) -> None:
@@ -321,6 +335,7 @@ def check_generator_loss(loss_fn) -> None:
 # --- l'étape d'entraînement -------------------------------------------------
 
 _PROBE_Z_DIM = 4
+_PROBE_REAL_LABEL = 0.9
 
 
 def _probe_models():
@@ -340,15 +355,15 @@ def _probe_models():
     return real, generator, discriminator, opt_g, opt_d
 
 
-def _reference_step(real, generator, discriminator, opt_g, opt_d, z_dim, resample=False,
-                    zero_grad=True):
+def _reference_step(real, generator, discriminator, opt_g, opt_d, z_dim, real_label=_PROBE_REAL_LABEL,
+                    resample=False, zero_grad=True):
     batch = real.shape[0]
     z = torch.randn(batch, z_dim, device=real.device)
     fake = generator(z)
     if zero_grad:
         opt_d.zero_grad()
     d_real, d_fake = discriminator(real), discriminator(fake.detach())
-    loss_d = _bce(d_real, 1.0) + _bce(d_fake, 0.0)
+    loss_d = _bce(d_real, real_label) + _bce(d_fake, 0.0)
     loss_d.backward()
     opt_d.step()
     if resample:
@@ -366,19 +381,20 @@ def _params(model):
     return torch.cat([p.detach().reshape(-1) for p in model.parameters()])
 
 
-def _run_variant(step_fn, **variant):
+def _run_variant(step_fn, real_label_override=None, **variant):
     torch.manual_seed(11)
     real, g, d, opt_g, opt_d = _probe_models()
     before = (_params(g), _params(d))
     torch.manual_seed(11)
-    result = step_fn(real, g, d, opt_g, opt_d, _PROBE_Z_DIM, **variant)
+    label = _PROBE_REAL_LABEL if real_label_override is None else real_label_override
+    result = step_fn(real, g, d, opt_g, opt_d, _PROBE_Z_DIM, real_label=label, **variant)
     return result, before, (_params(g), _params(d))
 
 
 def check_train_step(train_step) -> None:
-    """Vérifie ``train_step(real, generator, discriminator, opt_g, opt_d, z_dim)``.
+    """Vérifie ``train_step(real, generator, discriminator, opt_g, opt_d, z_dim, real_label)``.
 
-    Référence : un pas de D (images réelles → 1, images générées détachées → 0)
+    Référence : un pas de D (images réelles → real_label, images générées détachées → 0)
     puis un pas de G (perte non saturante sur D mis à jour), chaque pas précédé
     de ``zero_grad()``. La fonction renvoie un dictionnaire de nombres (float) :
     ``loss_d``, ``loss_g``, ``d_real`` (moyenne de D(x)) et ``d_fake`` (moyenne
@@ -392,10 +408,11 @@ def check_train_step(train_step) -> None:
         torch.manual_seed(11)
         real, g, d, opt_g, opt_d = _probe_models()
         torch.manual_seed(11)
-        result = _call(train_step, real, g, d, opt_g, opt_d, _PROBE_Z_DIM,
-                       what="train_step(real, generator, discriminator, opt_g, opt_d, z_dim)")
+        result = _call(train_step, real, g, d, opt_g, opt_d, _PROBE_Z_DIM, real_label=_PROBE_REAL_LABEL,
+                       what="train_step(real, generator, discriminator, opt_g, opt_d, z_dim, real_label=0.9)")
         g_new, d_new = _params(g), _params(d)
         _, _, (g_nozero, d_nozero) = _run_variant(_reference_step, zero_grad=False)
+        _, _, (_, d_unsmoothed) = _run_variant(_reference_step, real_label_override=1.0)
 
     if not isinstance(result, dict):
         _fail(f"train_step doit renvoyer un dictionnaire {{'loss_d': ..., 'loss_g': ..., 'd_real': ..., "
@@ -414,6 +431,9 @@ def check_train_step(train_step) -> None:
     if torch.allclose(d_new, d_nozero, atol=1e-6) and not torch.allclose(d_new, d_ref, atol=1e-6):
         _fail("Le discriminateur a utilisé des gradients restés d'avant : appelez opt_d.zero_grad() "
               "avant loss_d.backward().")
+    if torch.allclose(d_new, d_unsmoothed, rtol=1e-4, atol=1e-5):
+        _fail("Le pas du discriminateur ignore real_label : passez-le à discriminator_loss "
+              "(discriminator_loss(d_real, d_fake, real_label)).")
     if not torch.allclose(d_new, d_ref, rtol=1e-4, atol=1e-5):
         _fail(f"Le pas du discriminateur diffère de la référence ({describe_difference(d_new, d_ref)} "
               "sur ses poids). Vérifiez : un seul bruit z tiré par torch.randn(batch, z_dim, "

@@ -11,7 +11,11 @@ Trois mesures, calculées sur des chiffres générés (idéalement 10 000) :
 * **histogramme des chiffres prédits** : la couverture des modes ; un générateur
   parfait en produit environ 10 % de chaque.
 
-Les poids (``utils/mnist_classifier.pt``) viennent de ``tools/train_evaluator.py``.
+Les poids (``utils/mnist_classifier.pt``) viennent de ``tools/train_evaluator.py`` :
+99,35 % de précision sur le test. Le CNN a aussi appris à ne pas être sûr de lui
+devant ce qui n'est pas un chiffre (bruit, pixels mélangés, deux chiffres
+superposés) : du bruit uniforme obtient une part confiante de 0 %, 10 000 vraies
+images d'entraînement 96,2 % et un FID-MNIST de 3,75.
 """
 
 from __future__ import annotations
