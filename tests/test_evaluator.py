@@ -82,3 +82,15 @@ def test_report_summary_in_french():
     text = report.summary()
     assert "FID-MNIST" in text and "12.35" in text and "80.0 %" in text
     assert report.as_row()["FID-MNIST"] == 12.35
+
+
+def test_compare_reports_table():
+    a = evaluator.EvaluationReport(fid=12.345, confident_share=0.8, class_shares=[0.1] * 10,
+                                   n_samples=10, name="A")
+    b = evaluator.EvaluationReport(fid=3.0, confident_share=0.95, class_shares=[0.05] + [0.95 / 9] * 9,
+                                   n_samples=10, name="modèle B")
+    lines = evaluator.compare_reports([a, b]).splitlines()
+    assert len(lines) == 4 and lines[0].startswith("modèle") and "FID-MNIST" in lines[0]
+    assert "12.35" in lines[2] and "modèle B" in lines[3] and "5.0" in lines[3]
+    with pytest.raises(ValueError, match="Aucun rapport"):
+        evaluator.compare_reports([])

@@ -18,13 +18,14 @@ from .checkpoint import (
 )
 from .checks import CheckError
 from .data import iterate_minibatches, load_mnist, load_mnist_uint8, steps_per_epoch
-from .evaluator import EvaluationReport, evaluate_samples
+from .evaluator import EvaluationReport, compare_reports, evaluate_samples
 from .plots import image_grid, plot_class_histogram, plot_history, show_images
 from .runtime import get_device, is_quick_mode, quick_or_full, repo_root, set_seed, setup
 from .tracking import TensorBoardLogger, progress
 
 __all__ = [
-    "CheckError", "EvaluationReport", "TensorBoardLogger", "artifacts_dir", "evaluate_samples",
+    "CheckError", "EvaluationReport", "TensorBoardLogger", "artifacts_dir", "compare_reports",
+    "evaluate_samples",
     "get_device", "image_grid", "is_quick_mode", "iterate_minibatches", "load_checkpoint",
     "load_mnist", "load_mnist_uint8", "load_samples", "plot_class_histogram", "plot_history",
     "progress", "quick_or_full", "repo_root", "save_checkpoint", "save_generator_artifacts",

@@ -391,6 +391,16 @@ def _run_variant(step_fn, real_label_override=None, **variant):
     return result, before, (_params(g), _params(d))
 
 
+def _check_update(new, before, stale, references, who: str, opt: str, loss: str):
+    """Les poids ont-ils bougé, et sans reprendre des gradients « périmés » ?"""
+    __tracebackhide__ = True
+    if torch.equal(new, before):
+        _fail(f"Les poids du {who} n'ont pas bougé : appelez {loss}.backward() puis {opt}.step().")
+    if torch.allclose(new, stale, atol=1e-6) and not any(torch.allclose(new, r, atol=1e-6) for r in references):
+        _fail(f"Le {who} a utilisé des gradients restés d'avant : appelez {opt}.zero_grad() "
+              f"avant {loss}.backward().")
+
+
 def check_train_step(train_step) -> None:
     """Vérifie ``train_step(real, generator, discriminator, opt_g, opt_d, z_dim, real_label)``.
 
@@ -426,11 +436,7 @@ def check_train_step(train_step) -> None:
         _fail(f"Les valeurs {not_float} doivent être des nombres Python (float) : utilisez .item(), "
               "sinon l'historique garde en mémoire tout le graphe de calcul.")
     # Le discriminateur
-    if torch.equal(d_new, before[1]):
-        _fail("Les poids du discriminateur n'ont pas bougé : appelez loss_d.backward() puis opt_d.step().")
-    if torch.allclose(d_new, d_nozero, atol=1e-6) and not torch.allclose(d_new, d_ref, atol=1e-6):
-        _fail("Le discriminateur a utilisé des gradients restés d'avant : appelez opt_d.zero_grad() "
-              "avant loss_d.backward().")
+    _check_update(d_new, before[1], d_nozero, [d_ref], "discriminateur", "opt_d", "loss_d")
     if torch.allclose(d_new, d_unsmoothed, rtol=1e-4, atol=1e-5):
         _fail("Le pas du discriminateur ignore real_label : passez-le à discriminator_loss "
               "(discriminator_loss(d_real, d_fake, real_label)).")
@@ -439,11 +445,7 @@ def check_train_step(train_step) -> None:
               "sur ses poids). Vérifiez : un seul bruit z tiré par torch.randn(batch, z_dim, "
               "device=real.device), fake.detach() pour le pas de D, la perte discriminator_loss.")
     # Le générateur
-    if torch.equal(g_new, before[0]):
-        _fail("Les poids du générateur n'ont pas bougé : appelez loss_g.backward() puis opt_g.step().")
-    if torch.allclose(g_new, g_nozero, atol=1e-6) and not torch.allclose(g_new, g_ref, atol=1e-6):
-        _fail("Le générateur a utilisé des gradients restés d'avant : appelez opt_g.zero_grad() "
-              "avant loss_g.backward().")
+    _check_update(g_new, before[0], g_nozero, [g_ref, g_ref2], "générateur", "opt_g", "loss_g")
     if not (torch.allclose(g_new, g_ref, rtol=1e-4, atol=1e-5)
             or torch.allclose(g_new, g_ref2, rtol=1e-4, atol=1e-5)):
         _fail(f"Le pas du générateur diffère de la référence ({describe_difference(g_new, g_ref)} "

@@ -191,6 +191,20 @@ class EvaluationReport:
         return all(low <= s <= high for s in self.class_shares)
 
 
+def compare_reports(reports) -> str:
+    """Tableau texte (une ligne par modèle) pour comparer plusieurs évaluations côte à côte."""
+    rows = [report.as_row() for report in reports]
+    if not rows:
+        raise ValueError("Aucun rapport à comparer : passez une liste de résultats de evaluate_samples.")
+    columns = list(rows[0])
+    cells = [[str(row[c]) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+    lines = [" | ".join(c.ljust(w) for c, w in zip(columns, widths)),
+             "-+-".join("-" * w for w in widths)]
+    lines += [" | ".join(v.ljust(w) for v, w in zip(r, widths)) for r in cells]
+    return "\n".join(lines)
+
+
 def evaluate_samples(samples: torch.Tensor, name: str = "", device: torch.device | str = "cpu",
                      ) -> EvaluationReport:
     """Note des chiffres générés avec l'évaluateur du cours.
