@@ -2,8 +2,9 @@
 
 Tout MNIST tient en mémoire (60 000 images de 28×28 octets, 47 Mo) : on le
 charge une fois en un seul tenseur et on y tire des mini-lots au hasard, ce qui
-coûte environ 0,04 s par époque au lieu de 2,3 s pour un ``DataLoader`` qui
-convertit chaque image PIL une à une (mesuré sur une machine à 2 cœurs).
+coûte 0,05 s par époque (lots de 64) au lieu de 5,5 s pour un ``DataLoader`` qui
+convertit chaque image PIL une à une (mesuré sur une machine à 2 cœurs avec
+``python tools/bench_data.py``).
 """
 
 from __future__ import annotations
