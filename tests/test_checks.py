@@ -69,11 +69,13 @@ def test_correct_answers_pass(capsys):
     checks.check_discriminator(make_discriminator())
     checks.check_generator(make_generator(), z_dim=64)
     checks.check_discriminator_loss(d_loss)
+    checks.check_discriminator_loss(d_loss, test_real_label=True)
     checks.check_generator_loss(g_loss)
     checks.check_train_step(train_step)
+    checks.check_train_step(train_step, real_label=0.9)
     checks.check_train_step(lambda *a, **k: train_step(*a, **k, resample=True))  # nouveau bruit pour G : accepté
     out = capsys.readouterr().out
-    assert out.count("✅") == 6 and "❌" not in out
+    assert out.count("✅") == 8 and "❌" not in out
 
 
 def test_verdict_is_deterministic(capsys):
@@ -197,12 +199,20 @@ def test_generator_ignoring_z():
     (lambda r, f: d_loss(r, f).item(), "doit renvoyer un tenseur"),
     (lambda r, f: d_loss(r, f).detach(), "coupé le graphe"),
     (lambda r, f: d_loss(r, f) + 0.3, "au lieu de"),
-    (lambda r, f, real_label=1.0: d_loss(r, f), "real_label est ignoré"),
-    (lambda r, f: d_loss(r, f), "accepter le paramètre real_label"),
+    (lambda r, f: d_loss(r, f, 0.9), "le lissage à 0,9 n'est pas demandé ici"),
 ])
 def test_discriminator_loss_errors(fn, message):
     with pytest.raises(CheckError, match=message):
         checks.check_discriminator_loss(fn)
+
+
+@pytest.mark.parametrize("fn, message", [
+    (lambda r, f, real_label=1.0: d_loss(r, f), "real_label est ignoré"),
+    (lambda r, f: d_loss(r, f), "accepter le paramètre real_label"),
+])
+def test_smoothed_discriminator_loss_errors(fn, message):
+    with pytest.raises(CheckError, match=message):
+        checks.check_discriminator_loss(fn, test_real_label=True)
 
 
 @pytest.mark.parametrize("fn, message", [
@@ -228,11 +238,15 @@ def test_loss_error_says_how_far():
     ({"zero_grad": False}, "zero_grad"),
     ({"detach": False}, "fake.detach"),
     ({"step_d": False}, "discriminateur n'ont pas bougé"),
-    ({"use_label": False}, "ignore real_label"),
 ])
 def test_train_step_errors(kwargs, message):
     with pytest.raises(CheckError, match=message):
         checks.check_train_step(lambda *a, **k: train_step(*a, **k, **kwargs))
+
+
+def test_train_step_ignoring_real_label():
+    with pytest.raises(CheckError, match="ignore real_label"):
+        checks.check_train_step(lambda *a, **k: train_step(*a, **k, use_label=False), real_label=0.9)
 
 
 def test_train_step_must_return_floats():
@@ -249,7 +263,7 @@ def test_train_step_without_real_label_parameter():
         return train_step(real, generator, discriminator, opt_g, opt_d, z_dim)
 
     with pytest.raises(CheckError, match="accepter le paramètre real_label"):
-        checks.check_train_step(old_signature)
+        checks.check_train_step(old_signature, real_label=0.9)
 
 
 def test_train_step_missing_key():

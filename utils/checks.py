@@ -144,7 +144,7 @@ def check_discriminator(discriminator: nn.Module, n_hidden: int = 3) -> None:
     _check_module(discriminator, "le discriminateur")
     sizes = _check_linear_stack(discriminator, "Discriminateur", 784, 1, n_hidden + 1)
     for kind, hint in ((nn.LeakyReLU, "nn.LeakyReLU(0.2) après chaque couche cachée"),
-                       (nn.Dropout, "nn.Dropout(0.3) après chaque activation cachée")):
+                       (nn.Dropout, "nn.Dropout(p) après chaque activation cachée")):
         if not _has(discriminator, kind):
             _fail(f"Discriminateur : aucune couche {kind.__name__} trouvée. Ajoutez {hint}.")
     with torch.random.fork_rng():
@@ -250,12 +250,13 @@ def _as_scalar(value, what: str) -> torch.Tensor:
     return value.reshape(())
 
 
-def check_discriminator_loss(loss_fn) -> None:
-    """Vérifie ``discriminator_loss(d_real, d_fake, real_label=1.0)``.
+def check_discriminator_loss(loss_fn, test_real_label: bool = False) -> None:
+    """Vérifie ``discriminator_loss(d_real, d_fake)``.
 
-    Référence : BCE(D(x), real_label) + BCE(D(G(z)), 0), chaque terme moyenné
-    sur le mini-lot ; avec ``real_label=1`` c'est -[log D(x) + log(1 - D(G(z)))]
-    en moyenne. Testée avec la cible par défaut (1) puis avec 0,9 (lissage).
+    Référence : BCE(D(x), 1) + BCE(D(G(z)), 0), chaque terme moyenné sur le
+    mini-lot, soit -[log D(x) + log(1 - D(G(z)))] en moyenne. Avec
+    ``test_real_label=True`` (lissage des étiquettes), la fonction doit aussi
+    accepter ``real_label=0.9`` : BCE(D(x), 0,9) + BCE(D(G(z)), 0).
     """
     __tracebackhide__ = True
     d_real, d_fake = _loss_probe()
@@ -267,13 +268,13 @@ def check_discriminator_loss(loss_fn) -> None:
         diagnostics = {
             "les étiquettes sont inversées (vraies → 0, fausses → 1)": _bce(d_real, 0.0) + _bce(d_fake, 1.0),
             "il manque le terme des images générées, BCE(d_fake, 0)": real_term,
-            "il manque le terme des images réelles, BCE(d_real, real_label)": fake_term,
+            "il manque le terme des images réelles, BCE(d_real, 1)": fake_term,
             "c'est la moitié de la référence : l'énoncé demande la somme des deux termes, pas leur moyenne":
                 expected / 2,
             "le signe est inversé : la BCE est déjà l'opposé d'un log, ne remettez pas de moins devant":
                 -expected,
             "les pertes sont sommées sur le lot au lieu d'être moyennées": expected * d_real.shape[0],
-            "la cible des vraies images doit être real_label (1 par défaut), pas 0,9 en dur":
+            "la cible des vraies images est 1 ; le lissage à 0,9 n'est pas demandé ici":
                 _bce(d_real, 0.9) + fake_term,
         }
     value = got.item()
@@ -283,11 +284,14 @@ def check_discriminator_loss(loss_fn) -> None:
             if math.isclose(value, candidate.item(), rel_tol=1e-4, abs_tol=1e-6):
                 _fail(f"discriminator_loss renvoie {value:.4f} au lieu de {reference} : {reason}.")
         _fail(f"discriminator_loss renvoie {value:.4f} au lieu de {reference} "
-              f"(écart {value - expected.item():+.4f}). Rappel : BCE(d_real, real_label) + BCE(d_fake, 0), "
-              "avec nn.BCELoss() et des cibles torch.full_like / torch.zeros_like.")
+              f"(écart {value - expected.item():+.4f}). Rappel : BCE(d_real, 1) + BCE(d_fake, 0), "
+              "avec nn.BCELoss() et des cibles torch.ones_like / torch.zeros_like.")
     got.backward()
     if d_real.grad is None or d_fake.grad is None:
         _fail("discriminator_loss : le gradient n'atteint pas d_real et d_fake.")
+    if not test_real_label:
+        _ok(f"discriminator_loss correcte : {value:.4f} sur les probabilités de test (référence {reference}).")
+        return
     smoothed = _as_scalar(_call(loss_fn, d_real, d_fake, real_label=0.9,
                                 what="discriminator_loss(d_real, d_fake, real_label=0.9)"),
                           "discriminator_loss")
@@ -335,7 +339,6 @@ def check_generator_loss(loss_fn) -> None:
 # --- l'étape d'entraînement -------------------------------------------------
 
 _PROBE_Z_DIM = 4
-_PROBE_REAL_LABEL = 0.9
 
 
 def _probe_models():
@@ -355,7 +358,7 @@ def _probe_models():
     return real, generator, discriminator, opt_g, opt_d
 
 
-def _reference_step(real, generator, discriminator, opt_g, opt_d, z_dim, real_label=_PROBE_REAL_LABEL,
+def _reference_step(real, generator, discriminator, opt_g, opt_d, z_dim, real_label=1.0,
                     resample=False, zero_grad=True):
     batch = real.shape[0]
     z = torch.randn(batch, z_dim, device=real.device)
@@ -381,13 +384,12 @@ def _params(model):
     return torch.cat([p.detach().reshape(-1) for p in model.parameters()])
 
 
-def _run_variant(step_fn, real_label_override=None, **variant):
+def _run_variant(step_fn, **kwargs):
     torch.manual_seed(11)
     real, g, d, opt_g, opt_d = _probe_models()
     before = (_params(g), _params(d))
     torch.manual_seed(11)
-    label = _PROBE_REAL_LABEL if real_label_override is None else real_label_override
-    result = step_fn(real, g, d, opt_g, opt_d, _PROBE_Z_DIM, real_label=label, **variant)
+    result = step_fn(real, g, d, opt_g, opt_d, _PROBE_Z_DIM, **kwargs)
     return result, before, (_params(g), _params(d))
 
 
@@ -401,10 +403,13 @@ def _check_update(new, before, stale, references, who: str, opt: str, loss: str)
               f"avant {loss}.backward().")
 
 
-def check_train_step(train_step) -> None:
-    """Vérifie ``train_step(real, generator, discriminator, opt_g, opt_d, z_dim, real_label)``.
+def check_train_step(train_step, real_label: float | None = None) -> None:
+    """Vérifie ``train_step(real, generator, discriminator, opt_g, opt_d, z_dim)``.
 
-    Référence : un pas de D (images réelles → real_label, images générées détachées → 0)
+    Avec ``real_label`` (lissage des étiquettes), la fonction est appelée avec
+    ``real_label=...`` en plus et la référence vise cette valeur pour les vraies images.
+
+    Référence : un pas de D (images réelles → 1, images générées détachées → 0)
     puis un pas de G (perte non saturante sur D mis à jour), chaque pas précédé
     de ``zero_grad()``. La fonction renvoie un dictionnaire de nombres (float) :
     ``loss_d``, ``loss_g``, ``d_real`` (moyenne de D(x)) et ``d_fake`` (moyenne
@@ -412,17 +417,19 @@ def check_train_step(train_step) -> None:
     petits modèles avec ceux de la référence, à graine égale.
     """
     __tracebackhide__ = True
+    label = {} if real_label is None else {"real_label": real_label}
+    call = "train_step(real, generator, discriminator, opt_g, opt_d, z_dim" + (
+        f", real_label={real_label})" if label else ")")
     with torch.random.fork_rng():
-        expected, before, (g_ref, d_ref) = _run_variant(_reference_step)
-        _, _, (g_ref2, _) = _run_variant(_reference_step, resample=True)
+        expected, before, (g_ref, d_ref) = _run_variant(_reference_step, **label)
+        _, _, (g_ref2, _) = _run_variant(_reference_step, resample=True, **label)
         torch.manual_seed(11)
         real, g, d, opt_g, opt_d = _probe_models()
         torch.manual_seed(11)
-        result = _call(train_step, real, g, d, opt_g, opt_d, _PROBE_Z_DIM, real_label=_PROBE_REAL_LABEL,
-                       what="train_step(real, generator, discriminator, opt_g, opt_d, z_dim, real_label=0.9)")
+        result = _call(train_step, real, g, d, opt_g, opt_d, _PROBE_Z_DIM, **label, what=call)
         g_new, d_new = _params(g), _params(d)
-        _, _, (g_nozero, d_nozero) = _run_variant(_reference_step, zero_grad=False)
-        _, _, (_, d_unsmoothed) = _run_variant(_reference_step, real_label_override=1.0)
+        _, _, (g_nozero, d_nozero) = _run_variant(_reference_step, zero_grad=False, **label)
+        _, _, (_, d_unsmoothed) = _run_variant(_reference_step)
 
     if not isinstance(result, dict):
         _fail(f"train_step doit renvoyer un dictionnaire {{'loss_d': ..., 'loss_g': ..., 'd_real': ..., "
@@ -437,7 +444,7 @@ def check_train_step(train_step) -> None:
               "sinon l'historique garde en mémoire tout le graphe de calcul.")
     # Le discriminateur
     _check_update(d_new, before[1], d_nozero, [d_ref], "discriminateur", "opt_d", "loss_d")
-    if torch.allclose(d_new, d_unsmoothed, rtol=1e-4, atol=1e-5):
+    if label and real_label != 1.0 and torch.allclose(d_new, d_unsmoothed, rtol=1e-4, atol=1e-5):
         _fail("Le pas du discriminateur ignore real_label : passez-le à discriminator_loss "
               "(discriminator_loss(d_real, d_fake, real_label)).")
     if not torch.allclose(d_new, d_ref, rtol=1e-4, atol=1e-5):
