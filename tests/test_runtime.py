@@ -52,6 +52,11 @@ def test_setup_prints_device_and_mode(capsys, monkeypatch):
     assert f"Appareil : {device}" in out and "Mode : rapide" in out
 
 
+def test_setup_can_force_the_cpu(capsys):
+    assert runtime.setup(seed=0, device="cpu") == torch.device("cpu")
+    assert "Appareil : cpu" in capsys.readouterr().out
+
+
 def test_import_has_no_side_effects():
     """Importer utils ne fixe pas la graine et ne touche pas aux réglages de matplotlib."""
     code = (

@@ -5,6 +5,8 @@ graine et appareil, mode rapide, grilles d'images et courbes, barre de
 progression et TensorBoard, sauvegardes, auto-vérifications et évaluateur.
 Les modèles et les boucles d'entraînement, eux, s'écrivent dans les notebooks.
 
+Le sous-module ``utils.toy2d`` sert au GAN jouet en deux dimensions du jour 2.
+
 L'import ne change rien : ni graine, ni réglage de matplotlib, ni fichier écrit.
 """
 

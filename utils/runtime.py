@@ -68,14 +68,16 @@ def get_device(prefer: str | None = None) -> torch.device:
     return torch.device("cpu")
 
 
-def setup(seed: int = 0) -> torch.device:
+def setup(seed: int = 0, device: str | None = None) -> torch.device:
     """Cellule de démarrage des notebooks : fixe la graine, choisit l'appareil
     et affiche l'appareil et le mode (rapide ou complet).
 
+    ``device`` (« cpu », « cuda », « mps ») impose l'appareil, par exemple le CPU
+    pour des réseaux si petits qu'un GPU ne les accélère pas.
     Renvoie l'appareil choisi (``torch.device``).
     """
     set_seed(seed)
-    device = get_device()
+    device = get_device(device)
     mode = "rapide (entraînements raccourcis)" if is_quick_mode() else "complet (vrai entraînement)"
     print(f"Appareil : {device} | Mode : {mode} | Graine : {seed} | PyTorch {torch.__version__}")
     return device
