@@ -44,11 +44,12 @@ def g_loss(fake_out, kind="non_saturating"):
 
 
 def train_step(generator, discriminator, opt_g, opt_d, sample_real, batch_size, noise_dim,
-               loss="non_saturating", d_steps=1):
+               loss="non_saturating", d_steps=1, zero_grad_d=True):
     for _ in range(d_steps):
         real = sample_real(batch_size)
         fake = generator(torch.randn(batch_size, noise_dim))
-        opt_d.zero_grad()
+        if zero_grad_d:
+            opt_d.zero_grad()
         loss_d = d_loss(discriminator(real), discriminator(fake.detach()), loss)
         loss_d.backward()
         opt_d.step()
@@ -267,18 +268,8 @@ def _one_d_step(generator, discriminator, opt_g, opt_d, sample_real, batch_size,
 
 def _no_zero_grad(generator, discriminator, opt_g, opt_d, sample_real, batch_size, noise_dim,
                   loss="non_saturating", d_steps=1):
-    for _ in range(d_steps):
-        real = sample_real(batch_size)
-        fake = generator(torch.randn(batch_size, noise_dim))
-        loss_d = d_loss(discriminator(real), discriminator(fake.detach()), loss)
-        loss_d.backward()
-        opt_d.step()
-    fake = generator(torch.randn(batch_size, noise_dim))
-    opt_g.zero_grad()
-    loss_g = g_loss(discriminator(fake), loss)
-    loss_g.backward()
-    opt_g.step()
-    return {"loss_d": loss_d.item(), "loss_g": loss_g.item()}
+    return train_step(generator, discriminator, opt_g, opt_d, sample_real, batch_size, noise_dim,
+                      loss, d_steps, zero_grad_d=False)
 
 
 def _tensors(*args, **kwargs):
