@@ -1,6 +1,8 @@
 """Le GAN jouet du jour 2 : cibles, comptage des modes, dessins, terrain de jeu et
 auto-vérifications."""
 
+import time
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -193,7 +195,10 @@ def test_playground_widget_buttons_drive_the_session():
     panel.step_button.click()
     assert play.steps == 4
     panel.play.value = 1  # une « image » de la lecture
+    time.sleep(0.06)
     panel.play.value = 2
+    assert play.steps == 12
+    panel.play.value = 3  # un tic arrivé en retard, aussitôt après le précédent : sauté
     assert play.steps == 12
     panel.controls["d_steps"].value = 3
     assert play.session.config["d_steps"] == 3 and play.steps == 12

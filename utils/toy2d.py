@@ -15,6 +15,7 @@ Ce module ne contient ni modèle ni boucle d'entraînement : ceux-là, vous les
 from __future__ import annotations
 
 import math
+import time
 from typing import Callable
 
 import torch
@@ -326,7 +327,7 @@ class Playground:
             "noise_dim": w.IntSlider(value=self.config["noise_dim"], min=1, max=16,
                                      description="dimension du bruit", style=style),
         }
-        play = w.Play(value=0, min=0, max=10**9, interval=150, description="lecture")
+        play = w.Play(value=0, min=0, max=10**9, interval=250, description="lecture")
         step_button = w.Button(description="un pas", icon="step-forward")
         reset_button = w.Button(description="remise à zéro", icon="refresh")
         out = w.Output()
@@ -345,7 +346,18 @@ class Playground:
 
         for control in controls.values():
             control.observe(on_control, names="value")
-        play.observe(lambda change: (self.step(), redraw()), names="value")
+        last_tick = [0.0]
+
+        def on_tick(_):
+            # Si le noyau a pris du retard, les tics en attente arrivent aussitôt après le
+            # précédent : on les saute, pour que la pause réponde tout de suite.
+            if time.monotonic() - last_tick[0] < 0.05:
+                return
+            self.step()
+            redraw()
+            last_tick[0] = time.monotonic()
+
+        play.observe(on_tick, names="value")
         step_button.on_click(lambda _: (self.step(), redraw()))
         reset_button.on_click(lambda _: (self.reset(), redraw()))
         redraw()
