@@ -101,10 +101,15 @@ def _check_module(model, name: str):
               "et appelé super().__init__() ?")
 
 
+def _sizes(layers: list[nn.Linear]) -> str:
+    """Les tailles successives d'une pile de couches, « 784 → 256 → 1 »."""
+    return " → ".join([str(layers[0].in_features)] + [str(m.out_features) for m in layers]) if layers else "aucune"
+
+
 def _check_linear_stack(model, name: str, in_features: int, out_features: int, n_linear: int):
     __tracebackhide__ = True
     layers = _linear_layers(model)
-    sizes = " → ".join([str(layers[0].in_features)] + [str(m.out_features) for m in layers]) if layers else "aucune"
+    sizes = _sizes(layers)
     if len(layers) != n_linear:
         _fail(f"{name} : {n_linear} couches nn.Linear attendues ({n_linear - 1} cachées + 1 de sortie), "
               f"{len(layers)} trouvées (tailles : {sizes}).")
@@ -709,10 +714,6 @@ def check_toy_train_step(train_step) -> None:
 # ---------------------------------------------------------------------------
 # Jour 5 : autoencodeur et VAE
 # ---------------------------------------------------------------------------
-
-def _sizes(layers: list[nn.Linear]) -> str:
-    return " → ".join([str(layers[0].in_features)] + [str(m.out_features) for m in layers]) if layers else "aucune"
-
 
 def check_autoencoder(model: nn.Module, latent_dim: int = 2) -> None:
     """Vérifie l'autoencodeur du jour 5.
