@@ -21,7 +21,7 @@ from .checkpoint import (
 from .checks import CheckError
 from .data import iterate_minibatches, load_mnist, load_mnist_uint8, steps_per_epoch
 from .evaluator import EvaluationReport, compare_reports, evaluate_samples
-from .plots import image_grid, plot_class_histogram, plot_history, show_images
+from .plots import image_grid, plot_class_histogram, plot_history, save_grid_animation, show_images
 from .runtime import get_device, is_quick_mode, quick_or_full, repo_root, set_seed, setup
 from .tracking import TensorBoardLogger, progress
 
@@ -31,5 +31,6 @@ __all__ = [
     "get_device", "image_grid", "is_quick_mode", "iterate_minibatches", "load_checkpoint",
     "load_mnist", "load_mnist_uint8", "load_samples", "plot_class_histogram", "plot_history",
     "progress", "quick_or_full", "repo_root", "save_checkpoint", "save_generator_artifacts",
+    "save_grid_animation",
     "set_seed", "setup", "show_images", "steps_per_epoch", "to_uint8_images",
 ]

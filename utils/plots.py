@@ -72,6 +72,56 @@ def show_images(images, nrow: int = 8, title: str | None = None, ax=None, save_t
     return fig
 
 
+def save_grid_animation(grids, path: str | Path, nrow: int = 8, labels=None, duration_ms: int = 500,
+                        scale: int = 3) -> bytes:
+    """Enregistre une suite de lots d'images (par exemple une grille par époque) en GIF animé.
+
+    ``grids`` : une liste de lots d'images (même format que :func:`show_images`) ;
+    ``labels`` : un texte par image de l'animation (par exemple « époque 3 »),
+    écrit en haut à gauche. Si ``path`` existe déjà, l'ancien fichier est d'abord
+    copié dans ``precedent/`` à côté de lui. Renvoie les octets du GIF, à afficher
+    dans le notebook avec ``IPython.display.Image(data=...)``.
+    """
+    import shutil
+
+    from PIL import Image, ImageDraw
+
+    grids = list(grids)
+    if not grids:
+        raise ValueError("Aucune grille à animer : la liste est vide (l'entraînement a-t-il tourné ?).")
+    if labels is not None and len(labels) != len(grids):
+        raise ValueError(f"{len(labels)} légendes pour {len(grids)} grilles : il en faut une par grille.")
+    font = None
+    if labels is not None:
+        from matplotlib import font_manager
+        from PIL import ImageFont
+
+        font = ImageFont.truetype(font_manager.findfont("DejaVu Sans"), 14)
+    frames = []
+    for index, images in enumerate(grids):
+        grid = (image_grid(images, nrow=nrow) * 255).round().to(torch.uint8)
+        frame = Image.fromarray(grid.permute(1, 2, 0).numpy()).convert("RGB")
+        frame = frame.resize((frame.width * scale, frame.height * scale), Image.NEAREST)
+        if font is not None:
+            # Un bandeau blanc au-dessus de la grille, pour la légende (accents compris)
+            framed = Image.new("RGB", (frame.width, frame.height + 22), (255, 255, 255))
+            framed.paste(frame, (0, 22))
+            ImageDraw.Draw(framed).text((6, 3), str(labels[index]), fill=(0, 0, 0), font=font)
+            frame = framed
+        frames.append(frame)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        backup = path.parent / "precedent"
+        backup.mkdir(exist_ok=True)
+        shutil.copy2(path, backup / path.name)
+    temporary = path.with_name(path.name + ".tmp")
+    frames[0].save(temporary, format="GIF", save_all=True, append_images=frames[1:],
+                   duration=duration_ms, loop=0)
+    temporary.replace(path)
+    return path.read_bytes()
+
+
 def _smooth(values, window: int):
     values = torch.as_tensor(values, dtype=torch.float64)
     if window <= 1 or len(values) < window:
