@@ -42,18 +42,23 @@ def g_loss(d_fake):
     return BCE(d_fake, torch.ones_like(d_fake))
 
 
-def train_step(real, generator, discriminator, opt_g, opt_d, z_dim, real_label=1.0, resample=False,
-               zero_grad=True, detach=True, step_d=True, use_label=True):
-    z = torch.randn(real.shape[0], z_dim, device=real.device)
-    fake = generator(z)
-    if zero_grad:
-        opt_d.zero_grad()
-    d_real = discriminator(real)
-    d_fake = discriminator(fake.detach() if detach else fake)
-    loss_d = d_loss(d_real, d_fake, real_label if use_label else 1.0)
-    loss_d.backward()
-    if step_d:
-        opt_d.step()
+def train_step(real, generator, discriminator, opt_g, opt_d, z_dim, real_label=1.0, d_steps=1,
+               resample=False, zero_grad=True, detach=True, step_d=True, use_label=True,
+               fresh_noise=True, loop=True):
+    """La réponse correcte ; chaque option fausse une étape comme le ferait un étudiant."""
+    z = None
+    for _ in range(d_steps if loop else 1):
+        if fresh_noise or z is None:
+            z = torch.randn(real.shape[0], z_dim, device=real.device)
+        fake = generator(z)
+        if zero_grad:
+            opt_d.zero_grad()
+        d_real = discriminator(real)
+        d_fake = discriminator(fake.detach() if detach else fake)
+        loss_d = d_loss(d_real, d_fake, real_label if use_label else 1.0)
+        loss_d.backward()
+        if step_d:
+            opt_d.step()
     if resample:
         fake = generator(torch.randn(real.shape[0], z_dim, device=real.device))
     if zero_grad:

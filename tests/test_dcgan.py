@@ -4,7 +4,7 @@ d'entraînement à plusieurs pas de D) et animation GIF des grilles."""
 import pytest
 import torch
 from PIL import Image
-from test_checks import d_loss, g_loss
+from test_checks import train_step
 from torch import nn
 
 from utils import checks
@@ -38,32 +38,12 @@ def make_discriminator(c1=4, c2=8, dropout=0.3, sigmoid=True, leaky=True):
     return nn.Sequential(*layers)
 
 
-def multi_step(real, generator, discriminator, opt_g, opt_d, z_dim, real_label=1.0, d_steps=1,
-               fresh_noise=True, loop=True):
-    z = None
-    for _ in range(d_steps if loop else 1):
-        if fresh_noise or z is None:
-            z = torch.randn(real.shape[0], z_dim)
-        fake = generator(z)
-        opt_d.zero_grad()
-        d_real, d_fake = discriminator(real), discriminator(fake.detach())
-        loss_d = d_loss(d_real, d_fake, real_label)
-        loss_d.backward()
-        opt_d.step()
-    opt_g.zero_grad()
-    loss_g = g_loss(discriminator(fake))
-    loss_g.backward()
-    opt_g.step()
-    return {"loss_d": loss_d.item(), "loss_g": loss_g.item(),
-            "d_real": d_real.mean().item(), "d_fake": d_fake.mean().item()}
-
-
 def test_correct_answers_pass(capsys):
     checks.check_conv_transpose_size(conv_t_size)
     checks.check_dcgan_generator(make_generator(), z_dim=16, base_channels=8)
     checks.check_dcgan_discriminator(make_discriminator())
-    checks.check_train_step(multi_step, real_label=0.9, d_steps=2)
-    checks.check_train_step(multi_step, real_label=0.9, d_steps=1)
+    checks.check_train_step(train_step, real_label=0.9, d_steps=2)
+    checks.check_train_step(train_step, real_label=0.9, d_steps=1)
     out = capsys.readouterr().out
     assert out.count("✅") == 5 and "❌" not in out
     assert "2 pas de D puis un pas de G" in out
@@ -77,7 +57,7 @@ def test_day3_checks_do_not_touch_notebook_randomness():
     checks.check_conv_transpose_size(conv_t_size)
     checks.check_dcgan_generator(generator, z_dim=16, base_channels=8)
     checks.check_dcgan_discriminator(discriminator)
-    checks.check_train_step(multi_step, real_label=0.9, d_steps=2)
+    checks.check_train_step(train_step, real_label=0.9, d_steps=2)
     assert torch.equal(torch.rand(3), expected)
 
 
@@ -159,19 +139,19 @@ def test_dcgan_discriminator_dropout_must_follow_train_mode():
 
 def test_train_step_with_one_d_step_instead_of_two():
     with pytest.raises(CheckError, match="n'a fait qu'un pas alors que d_steps=2"):
-        checks.check_train_step(lambda *a, **k: multi_step(*a, **k, loop=False), real_label=0.9,
+        checks.check_train_step(lambda *a, **k: train_step(*a, **k, loop=False), real_label=0.9,
                                 d_steps=2)
 
 
 def test_train_step_reusing_the_same_noise():
     with pytest.raises(CheckError, match="diffère de la référence"):
-        checks.check_train_step(lambda *a, **k: multi_step(*a, **k, fresh_noise=False),
+        checks.check_train_step(lambda *a, **k: train_step(*a, **k, fresh_noise=False),
                                 real_label=0.9, d_steps=2)
 
 
 def test_train_step_without_d_steps_parameter():
     def old_signature(real, generator, discriminator, opt_g, opt_d, z_dim, real_label=1.0):
-        return multi_step(real, generator, discriminator, opt_g, opt_d, z_dim, real_label)
+        return train_step(real, generator, discriminator, opt_g, opt_d, z_dim, real_label)
 
     with pytest.raises(CheckError, match="d_steps"):
         checks.check_train_step(old_signature, real_label=0.9, d_steps=2)

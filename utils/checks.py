@@ -481,11 +481,8 @@ def check_train_step(train_step, real_label: float | None = None, d_steps: int |
         if not math.isclose(result[key], expected[key], rel_tol=1e-4, abs_tol=1e-5):
             _fail(f"train_step renvoie {key} = {result[key]:.4f} au lieu de {expected[key]:.4f}. "
                   "d_real et d_fake sont les moyennes de D(x) et D(G(z)) calculées au pas de D.")
-    if d_steps and d_steps > 1:
-        _ok(f"train_step correct : {d_steps} pas de D puis un pas de G, poids identiques à la "
-            "référence après une étape.")
-        return
-    _ok("train_step correct : un pas de D puis un pas de G, poids identiques à la référence "
+    d_part = f"{d_steps} pas de D" if d_steps and d_steps > 1 else "un pas de D"
+    _ok(f"train_step correct : {d_part} puis un pas de G, poids identiques à la référence "
         "après une étape.")
 
 
