@@ -1,15 +1,12 @@
 """Jour 3 : auto-vérifications du DCGAN (taille d'une convolution transposée, G, D, pas
-d'entraînement à plusieurs pas de D) et animation GIF des grilles."""
+d'entraînement à plusieurs pas de D, vérifié par la fonction du jour 1)."""
 
 import pytest
-import torch
-from PIL import Image
-from test_checks import train_step
+from helpers import d_loss, global_rng_untouched, train_step
 from torch import nn
 
 from utils import checks
 from utils.checks import CheckError
-from utils.plots import save_grid_animation
 
 # --- une implémentation correcte (celle du corrigé), à petite échelle ----------------
 
@@ -38,27 +35,28 @@ def make_discriminator(c1=4, c2=8, dropout=0.3, sigmoid=True, leaky=True):
     return nn.Sequential(*layers)
 
 
-def test_correct_answers_pass(capsys):
+def test_correct_answers_pass(verdicts):
     checks.check_conv_transpose_size(conv_t_size)
     checks.check_dcgan_generator(make_generator(), z_dim=16, base_channels=8)
     checks.check_dcgan_discriminator(make_discriminator())
-    checks.check_train_step(train_step, real_label=0.9, d_steps=2)
-    checks.check_train_step(train_step, real_label=0.9, d_steps=1)
-    out = capsys.readouterr().out
-    assert out.count("✅") == 5 and "❌" not in out
-    assert "2 pas de D puis un pas de G" in out
+    checks.check_dcgan_train_step(train_step)
+    checks.check_dcgan_train_step(train_step, d_steps=1)
+    checks.check_smoothed_discriminator_loss(d_loss)
+    passed = verdicts()
+    assert len(passed) == 6
+    assert "2 pas de D puis un pas de G" in passed[3]
+    assert "un pas de D puis un pas de G" in passed[4]
+    assert "et 1.4688 avec real_label=0.9" in passed[5]
 
 
 def test_day3_checks_do_not_touch_notebook_randomness():
     generator, discriminator = make_generator(), make_discriminator()
-    torch.manual_seed(0)
-    expected = torch.rand(3)
-    torch.manual_seed(0)
-    checks.check_conv_transpose_size(conv_t_size)
-    checks.check_dcgan_generator(generator, z_dim=16, base_channels=8)
-    checks.check_dcgan_discriminator(discriminator)
-    checks.check_train_step(train_step, real_label=0.9, d_steps=2)
-    assert torch.equal(torch.rand(3), expected)
+    with global_rng_untouched():
+        checks.check_conv_transpose_size(conv_t_size)
+        checks.check_dcgan_generator(generator, z_dim=16, base_channels=8)
+        checks.check_dcgan_discriminator(discriminator)
+        checks.check_dcgan_train_step(train_step)
+        checks.check_smoothed_discriminator_loss(d_loss)
 
 
 # --- taille de sortie ------------------------------------------------------------------
@@ -76,9 +74,9 @@ def test_conv_transpose_size_errors(fn, message):
         checks.check_conv_transpose_size(fn)
 
 
-def test_conv_transpose_size_accepts_integral_float(capsys):
+def test_conv_transpose_size_accepts_integral_float(verdicts):
     checks.check_conv_transpose_size(lambda *a: float(conv_t_size(*a)))
-    assert "✅" in capsys.readouterr().out
+    assert len(verdicts()) == 1
 
 
 def test_conv_transpose_size_stub_is_reported():
@@ -139,14 +137,12 @@ def test_dcgan_discriminator_dropout_must_follow_train_mode():
 
 def test_train_step_with_one_d_step_instead_of_two():
     with pytest.raises(CheckError, match="n'a fait qu'un pas alors que d_steps=2"):
-        checks.check_train_step(lambda *a, **k: train_step(*a, **k, loop=False), real_label=0.9,
-                                d_steps=2)
+        checks.check_dcgan_train_step(lambda *a, **k: train_step(*a, **k, loop=False))
 
 
 def test_train_step_reusing_the_same_noise():
     with pytest.raises(CheckError, match="diffère de la référence"):
-        checks.check_train_step(lambda *a, **k: train_step(*a, **k, fresh_noise=False),
-                                real_label=0.9, d_steps=2)
+        checks.check_dcgan_train_step(lambda *a, **k: train_step(*a, **k, fresh_noise=False))
 
 
 def test_train_step_without_d_steps_parameter():
@@ -154,31 +150,29 @@ def test_train_step_without_d_steps_parameter():
         return train_step(real, generator, discriminator, opt_g, opt_d, z_dim, real_label)
 
     with pytest.raises(CheckError, match="d_steps"):
-        checks.check_train_step(old_signature, real_label=0.9, d_steps=2)
+        checks.check_dcgan_train_step(old_signature)
 
 
-# --- l'animation -------------------------------------------------------------------------
-
-def test_grid_animation_writes_a_gif_and_keeps_the_previous_one(tmp_path):
-    grids = [torch.full((4, 1, 28, 28), v) for v in (-1.0, 0.0, 1.0)]
-    path = tmp_path / "anim" / "progression.gif"
-    data = save_grid_animation(grids, path, nrow=2, labels=["a", "b", "c"])
-    assert data[:6] in (b"GIF87a", b"GIF89a") and path.read_bytes() == data
-    with Image.open(path) as gif:
-        assert gif.n_frames == 3
-    save_grid_animation(grids[:2], path, nrow=2)
-    assert (path.parent / "precedent" / "progression.gif").read_bytes() == data
-    with Image.open(path) as gif:
-        assert gif.n_frames == 2
-    assert not list(path.parent.glob("*.tmp"))
+def test_train_step_ignoring_real_label():
+    with pytest.raises(CheckError, match="ignore real_label"):
+        checks.check_dcgan_train_step(lambda *a, **k: train_step(*a, **k, use_label=False))
 
 
-@pytest.mark.parametrize("grids, labels, message", [
-    ([], None, "vide"),
-    ([torch.zeros(4, 1, 28, 28)], ["a", "b"], "une par grille"),
-    ([torch.zeros(4, 3, 5, 5)], None, "Forme d'images inattendue"),
+def test_train_step_without_real_label_parameter():
+    def older_signature(real, generator, discriminator, opt_g, opt_d, z_dim):
+        return train_step(real, generator, discriminator, opt_g, opt_d, z_dim)
+
+    with pytest.raises(CheckError, match="accepter le paramètre real_label"):
+        checks.check_dcgan_train_step(older_signature)
+
+
+# --- perte lissée -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fn, message", [
+    (lambda r, f, real_label=1.0: d_loss(r, f), "real_label est ignoré"),
+    (lambda r, f: d_loss(r, f), "accepter le paramètre real_label"),
+    (lambda r, f, real_label=0.9: d_loss(r, f, real_label), "le lissage à 0,9 n'est pas demandé ici"),
 ])
-def test_grid_animation_bad_input(tmp_path, grids, labels, message):
-    with pytest.raises(ValueError, match=message):
-        save_grid_animation(grids, tmp_path / "x.gif", labels=labels)
-    assert not (tmp_path / "x.gif").exists()
+def test_smoothed_discriminator_loss_errors(fn, message):
+    with pytest.raises(CheckError, match=message):
+        checks.check_smoothed_discriminator_loss(fn)
