@@ -1,25 +1,18 @@
 """Les labs sont générés à partir des solutions, à jour, et s'arrêtent à leur premier exercice."""
 
-import importlib.util
-from pathlib import Path
-
 import nbformat
 import pytest
+from helpers import load_tool
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-ROOT = Path(__file__).resolve().parent.parent
-LABS = sorted(p for p in (ROOT / "02_labs").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+from utils import course
+
+ROOT = course.ROOT
+LABS = course.lab_paths()
 
 
-def load_tool():
-    spec = importlib.util.spec_from_file_location("make_labs", ROOT / "tools" / "make_labs.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-make_labs = load_tool()
+make_labs = load_tool("make_labs")
 
 
 def test_labs_are_up_to_date():

@@ -1,20 +1,39 @@
-"""Structure du dépôt : paires lab/solution, labs sans sorties ni solutions,
-solutions sans bloc à compléter, liens valides, noyau standard, ouverture des notebooks."""
+"""Structure du dépôt : programme (``utils/course.py``) et fichiers d'accord, paires
+lab/solution, labs sans sorties ni solutions, solutions sans bloc à compléter, liens
+valides, noyau standard, ouverture des notebooks, taille des notebooks."""
 
+import importlib
 import re
-from pathlib import Path
 
 import nbformat
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-SOLUTIONS = sorted(p for p in (ROOT / "solutions").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
-LABS = sorted(p for p in (ROOT / "02_labs").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
-LESSONS = sorted((ROOT / "01_cours").glob("*.md"))
+from utils import course
+
+ROOT = course.ROOT
+DAYS = course.written_days()
+SOLUTIONS = course.solution_paths()
+LABS = course.lab_paths()
+LESSONS = course.lesson_paths()
+
+#: Taille maximale d'un corrigé (sorties comprises) et d'un lab, en octets : des
+#: notebooks légers s'ouvrent vite, sur Binder comme sur GitHub.
+MAX_SOLUTION_BYTES = 800_000
+MAX_LAB_BYTES = 100_000
 
 
 def rel(path):
     return str(path.relative_to(ROOT))
+
+
+def day_id(day):
+    return f"jour_{day.number:02d}"
+
+
+def notebooks_under(folder):
+    """Chemins (relatifs à ``folder``) des notebooks présents sur le disque."""
+    return {p.relative_to(folder).as_posix() for p in folder.rglob("*.ipynb")
+            if ".ipynb_checkpoints" not in p.parts}
 
 
 def test_there_is_something_to_check():
@@ -22,14 +41,70 @@ def test_there_is_something_to_check():
 
 
 def test_day_one_paths_fixed_by_the_sources():
-    assert (ROOT / "01_cours" / "jour_01_introduction.md").is_file()
-    assert (ROOT / "02_labs" / "images_gan" / "train_gan_images.ipynb").is_file()
+    """La leçon du jour 1 renvoie à ../02_labs/images_gan/train_gan_images.ipynb (sources)."""
+    day = course.get_day(1)
+    assert day.lesson == "01_cours/jour_01_introduction.md"
+    assert day.lab == "images_gan/train_gan_images.ipynb"
 
 
-def test_every_lab_has_its_solution_and_back():
-    labs = {p.relative_to(ROOT / "02_labs") for p in LABS}
-    solutions = {p.relative_to(ROOT / "solutions") for p in SOLUTIONS}
-    assert labs == solutions
+@pytest.mark.parametrize("folder", ["solutions", "02_labs"])
+def test_every_notebook_on_disk_is_in_the_course_and_back(folder):
+    on_disk = notebooks_under(ROOT / folder)
+    listed = {day.lab for day in DAYS}
+    assert not on_disk - listed, (
+        f"Notebooks de {folder}/ absents du programme (ajoutez leur jour dans "
+        f"utils/course.py) : {sorted(on_disk - listed)}")
+    assert not listed - on_disk, f"Notebooks du programme absents de {folder}/ : {sorted(listed - on_disk)}"
+
+
+def test_every_lesson_on_disk_is_in_the_course_and_back():
+    on_disk = {p.relative_to(ROOT).as_posix() for p in (ROOT / "01_cours").glob("*.md")}
+    listed = {day.lesson for day in DAYS}
+    assert on_disk == listed, (
+        f"Leçons hors programme : {sorted(on_disk - listed)} ; "
+        f"leçons du programme introuvables : {sorted(listed - on_disk)}")
+
+
+@pytest.mark.parametrize("day", DAYS, ids=day_id)
+def test_files_named_in_the_course_exist(day):
+    for path in (day.lesson_path, day.lab_path, day.solution_path):
+        assert path.is_file(), f"jour {day.number} : {rel(path)} n'existe pas (voir utils/course.py)"
+
+
+@pytest.mark.parametrize("day", DAYS, ids=day_id)
+def test_checks_module_of_each_day_is_importable(day):
+    source = ROOT.joinpath(*day.checks.split(".")).with_suffix(".py")
+    if not source.is_file():
+        pytest.skip(f"{rel(source)} n'existe pas encore (module de vérifications du jour "
+                    f"{day.number}, {day.checks})")
+    module = importlib.import_module(day.checks)
+    assert any(name.startswith("check_") and callable(getattr(module, name)) for name in dir(module)), (
+        f"{day.checks} ne définit aucune fonction check_...")
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=rel)
+def test_solution_is_light(path):
+    size = path.stat().st_size
+    assert size <= MAX_SOLUTION_BYTES, (
+        f"{rel(path)} pèse {size / 1000:.0f} ko, pour {MAX_SOLUTION_BYTES / 1000:.0f} ko au plus : "
+        "moins de grandes images, des GIF plutôt que des animations HTML, pas d'état de widget.")
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=rel)
+def test_solution_stores_no_widget_state_and_no_html_animation(path):
+    nb = nbformat.read(path, as_version=4)
+    assert "widgets" not in nb.metadata, "état de widget enregistré : relancez tools/run_solutions.py"
+    for index, cell in enumerate(nb.cells):
+        for output in cell.get("outputs", []):
+            html = output.get("data", {}).get("text/html", "")
+            assert "animation" not in html.lower() or "<script" not in html, (
+                f"cellule {index} : animation HTML, remplacez-la par un GIF")
+
+
+@pytest.mark.parametrize("path", LABS, ids=rel)
+def test_lab_is_light(path):
+    size = path.stat().st_size
+    assert size <= MAX_LAB_BYTES, f"{rel(path)} pèse {size / 1000:.0f} ko, pour {MAX_LAB_BYTES / 1000:.0f} ko au plus."
 
 
 @pytest.mark.parametrize("path", LABS, ids=rel)
@@ -82,7 +157,7 @@ def _links(text):
     return re.findall(r"\]\(([^)\s]+\.(?:ipynb|md))\)", text)
 
 
-DOCUMENTS = [ROOT / "README.md", *LESSONS, *SOLUTIONS, *LABS]
+DOCUMENTS = [ROOT / "README.md", ROOT / "CONTRIBUTING.md", *LESSONS, *SOLUTIONS, *LABS]
 
 
 @pytest.mark.parametrize("path", DOCUMENTS, ids=rel)
@@ -99,6 +174,7 @@ def test_links_point_to_existing_files(path):
         assert target.is_file(), f"{rel(path)} : lien cassé vers {link}"
 
 
-def test_lessons_link_their_lab():
-    text = (ROOT / "01_cours" / "jour_01_introduction.md").read_text(encoding="utf-8")
-    assert "../02_labs/images_gan/train_gan_images.ipynb" in text
+@pytest.mark.parametrize("day", DAYS, ids=day_id)
+def test_lessons_link_their_lab(day):
+    text = day.lesson_path.read_text(encoding="utf-8")
+    assert f"../02_labs/{day.lab}" in text, f"{day.lesson} ne renvoie pas à son lab"

@@ -1,6 +1,7 @@
 """Génère les notebooks étudiants de ``02_labs/`` à partir de ``solutions/``.
 
-Les solutions sont la seule source. Dans une cellule de code, chaque bloc ::
+Les solutions sont la seule source ; la liste des notebooks est celle du
+programme, ``utils/course.py``. Dans une cellule de code, chaque bloc ::
 
     ### BEGIN SOLUTION
     ...
@@ -29,9 +30,11 @@ from pathlib import Path
 
 import nbformat
 
-ROOT = Path(__file__).resolve().parent.parent
-SOLUTIONS = ROOT / "solutions"
-LABS = ROOT / "02_labs"
+from utils import course
+
+ROOT = course.ROOT
+SOLUTIONS = course.SOLUTIONS_DIR
+LABS = course.LABS_DIR
 
 BEGIN = re.compile(r"^(?P<indent>[ \t]*)### BEGIN SOLUTION[ \t]*$")
 END = re.compile(r"^[ \t]*### END SOLUTION[ \t]*$")
@@ -108,14 +111,14 @@ def render(notebook: nbformat.NotebookNode) -> str:
 
 
 def expected_labs(solutions: Path = SOLUTIONS, labs: Path = LABS) -> dict[Path, str]:
-    """Pour chaque solution, le chemin du lab et le texte qu'il doit contenir."""
+    """Pour chaque jour écrit du programme, le chemin du lab et le texte qu'il doit contenir."""
     result = {}
-    for path in sorted(solutions.rglob("*.ipynb")):
-        if ".ipynb_checkpoints" in path.parts:
-            continue
-        relative = path.relative_to(solutions)
+    for day in course.written_days():
+        path = solutions / day.lab
+        if not path.is_file():
+            raise LabError(f"Jour {day.number} : corrigé introuvable, {path} (voir utils/course.py).")
         solution = nbformat.read(path, as_version=4)
-        result[labs / relative] = render(make_lab(solution, str(relative)))
+        result[labs / day.lab] = render(make_lab(solution, day.lab))
     return result
 
 
