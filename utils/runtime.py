@@ -74,8 +74,13 @@ def setup(seed: int = 0, device: str | None = None) -> torch.device:
 
     ``device`` (« cpu », « cuda », « mps ») impose l'appareil, par exemple le CPU
     pour des réseaux si petits qu'un GPU ne les accélère pas.
+    Dans un notebook, les figures sont aussi enregistrées en PNG compact
+    (voir :func:`utils.plots.use_compact_figures`).
     Renvoie l'appareil choisi (``torch.device``).
     """
+    from .plots import use_compact_figures
+
+    use_compact_figures()
     set_seed(seed)
     device = get_device(device)
     mode = "rapide (entraînements raccourcis)" if is_quick_mode() else "complet (vrai entraînement)"

@@ -167,33 +167,51 @@ def plot_snapshot(snapshot: dict, real: torch.Tensor, ax=None, title: str | None
     return image
 
 
-def animate_snapshots(snapshots: list[dict], real: torch.Tensor, interval: int = 200,
-                      max_frames: int = 30):
-    """Rejoue une liste d'instantanés comme une animation (HTML à afficher dans le notebook).
+def animate_snapshots(snapshots: list[dict], real: torch.Tensor, interval: int = 300,
+                      max_frames: int = 16, colors: int = 48):
+    """Rejoue une liste d'instantanés en GIF animé (qui tourne en boucle dans le notebook).
 
-    On garde au plus ``max_frames`` images, réparties régulièrement, pour que
-    le notebook reste léger.
+    On garde au plus ``max_frames`` images, réparties régulièrement, chacune de
+    216 pixels de côté, en ``colors`` couleurs communes à toutes les images : le
+    notebook reste léger. ``interval`` :
+    durée d'une image, en millisecondes. Renvoie un ``IPython.display.Image``
+    (ses octets sont dans ``.data``).
     """
+    import io
+
     import matplotlib.pyplot as plt
-    from IPython.display import HTML
-    from matplotlib import animation
+    from IPython.display import Image as IPythonImage
+    from PIL import Image
 
     if not snapshots:
         raise ValueError("Aucun instantané à animer : entraînez d'abord le modèle avec un "
                          "enregistrement (record_every) positif.")
+    if max_frames < 1:
+        raise ValueError(f"max_frames doit valoir au moins 1 (reçu : {max_frames}).")
     keep = sorted({round(i * (len(snapshots) - 1) / max(max_frames - 1, 1))
                    for i in range(min(max_frames, len(snapshots)))})
-    frames = [snapshots[i] for i in keep]
-    fig, ax = plt.subplots(figsize=(3.6, 3.6), dpi=72)
-
-    def draw(i):
-        ax.clear()
-        plot_snapshot(frames[i], real, ax=ax, arrows=30)
-
-    anim = animation.FuncAnimation(fig, draw, frames=len(frames), interval=interval)
-    html = anim.to_jshtml(default_mode="once")
-    plt.close(fig)
-    return HTML(html)
+    frames = []
+    fig, ax = plt.subplots(figsize=(3.6, 3.6), dpi=60)
+    try:
+        for index in keep:
+            ax.clear()
+            plot_snapshot(snapshots[index], real, ax=ax, arrows=30)
+            buffer = io.BytesIO()
+            fig.savefig(buffer, format="png", facecolor="white")
+            frames.append(Image.open(buffer).convert("RGB"))
+    finally:
+        plt.close(fig)
+    # Une seule palette pour toutes les images, tirée de toutes (sinon une couleur absente de
+    # l'image de référence, le vert des vrais points au début par exemple, disparaîtrait).
+    montage = Image.new("RGB", (frames[0].width, frames[0].height * len(frames)))
+    for index, frame in enumerate(frames):
+        montage.paste(frame, (0, index * frame.height))
+    palette = montage.quantize(colors, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    frames = [frame.quantize(palette=palette, dither=Image.Dither.NONE) for frame in frames]
+    output = io.BytesIO()
+    frames[0].save(output, format="GIF", save_all=True, append_images=frames[1:],
+                   duration=interval, loop=0, optimize=True)
+    return IPythonImage(data=output.getvalue(), format="gif")
 
 
 # ---------------------------------------------------------------------------
@@ -206,7 +224,7 @@ DEFAULT_CONFIG = {
     "lr_g": 1e-3,
     "lr_d": 1e-3,
     "d_steps": 1,
-    "noise_dim": 2,
+    "z_dim": 2,
     "batch_size": 256,
     "seed": 0,
 }
@@ -219,7 +237,7 @@ LOSSES = {
 }
 """Les pertes proposées : identifiant → description."""
 
-RESET_KEYS = ("target", "noise_dim", "batch_size", "seed")
+RESET_KEYS = ("target", "z_dim", "batch_size", "seed")
 """Réglages dont le changement oblige à repartir de zéro (les autres s'appliquent en direct)."""
 
 
@@ -324,8 +342,8 @@ class Playground:
                                      description="taux D", style=style),
             "d_steps": w.IntSlider(value=self.config["d_steps"], min=1, max=10,
                                    description="pas de D par pas de G", style=style),
-            "noise_dim": w.IntSlider(value=self.config["noise_dim"], min=1, max=16,
-                                     description="dimension du bruit", style=style),
+            "z_dim": w.IntSlider(value=self.config["z_dim"], min=1, max=16,
+                                 description="dimension du bruit", style=style),
         }
         play = w.Play(value=0, min=0, max=10**9, interval=250, description="lecture")
         step_button = w.Button(description="un pas", icon="step-forward")
@@ -363,7 +381,7 @@ class Playground:
         redraw()
         panel = w.VBox([w.HBox([controls["target"], controls["loss"]]),
                         w.HBox([controls["lr_g"], controls["lr_d"]]),
-                        w.HBox([controls["d_steps"], controls["noise_dim"]]),
+                        w.HBox([controls["d_steps"], controls["z_dim"]]),
                         w.HBox([play, step_button, reset_button]), out])
         panel.controls = controls  # accessibles pour les tests
         panel.play, panel.step_button, panel.reset_button, panel.out = (play, step_button,
