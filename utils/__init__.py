@@ -3,9 +3,18 @@
 Ce que chaque lab utilise et qu'aucun lab n'enseigne : chargement de MNIST,
 graine et appareil, mode rapide, grilles d'images et courbes, barre de
 progression et TensorBoard, sauvegardes, auto-vérifications et évaluateur.
-Les modèles et les boucles d'entraînement, eux, s'écrivent dans les notebooks.
+Les modèles et les boucles d'entraînement, eux, s'écrivent dans les notebooks
+le jour où ils sont enseignés.
 
-Le sous-module ``utils.toy2d`` sert au GAN jouet en deux dimensions du jour 2.
+Les sous-modules :
+
+* ``utils.gan`` : ce qu'un jour a enseigné et que les jours suivants importent
+  (les réseaux du jour 1, les pertes, le pas d'entraînement, l'initialisation,
+  la moyenne mobile des poids de G, la comptabilité d'une boucle) ;
+* ``utils.checks`` : les auto-vérifications, un module par jour ;
+* ``utils.course`` : le programme du cours, lu par les outils et les tests ;
+* ``utils.toy2d`` et ``utils.latent`` : le GAN jouet du jour 2 et l'exploration
+  de l'espace latent du jour 5.
 
 L'import ne change rien : ni graine, ni réglage de matplotlib, ni fichier écrit.
 """
