@@ -116,3 +116,14 @@ def test_check_gradients_names_the_unused_layer():
     core._check_gradients(model.used, model(torch.ones(1, 2)), "Modèle")
     with pytest.raises(CheckError, match="aux paramètres forgotten.weight, forgotten.bias"):
         core._check_gradients(model, model(torch.ones(1, 2)), "Modèle")
+
+
+def test_argument_order_judges_only_the_names_of_the_statement():
+    from utils.checks.core import _check_argument_order
+
+    expected = ["real", "generator", "discriminator"]
+    _check_argument_order(lambda real, generator, discriminator, extra=0: None, expected, "f")
+    _check_argument_order(lambda x, g, d: None, expected, "f")          # autres noms : l'appel jugera
+    _check_argument_order(lambda *args, **kwargs: None, expected, "f")
+    with pytest.raises(CheckError, match=r"Ordre attendu : f\(real, generator, discriminator\)"):
+        _check_argument_order(lambda generator, real, discriminator: None, expected, "f")

@@ -228,3 +228,11 @@ def test_train_step_generator_not_updated():
 
     with pytest.raises(CheckError, match="générateur n'ont pas bougé"):
         checks.check_train_step(no_g_step)
+
+
+def test_train_step_with_generator_and_discriminator_swapped():
+    def swapped(real, discriminator, generator, opt_d, opt_g, z_dim):
+        return train_step(real, generator, discriminator, opt_g, opt_d, z_dim)
+
+    with pytest.raises(CheckError, match="les paramètres sont dans le désordre"):
+        checks.check_train_step(swapped)

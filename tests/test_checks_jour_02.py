@@ -88,3 +88,19 @@ def _tensors(*args, **kwargs):
 def test_toy_train_step_check_rejects(step, message):
     with pytest.raises(CheckError, match=message):
         checks.check_toy_train_step(step)
+
+
+def test_train_step_with_the_arguments_in_another_order():
+    def old_order(generator, discriminator, opt_g, opt_d, sample_real, batch_size, z_dim,
+                  loss="non_saturating", d_steps=1):
+        return toy_train_step(sample_real, generator, discriminator, opt_g, opt_d, z_dim, batch_size,
+                              loss, d_steps)
+
+    def size_and_noise_swapped(sample_real, generator, discriminator, opt_g, opt_d, batch_size, z_dim,
+                               loss="non_saturating", d_steps=1):
+        return toy_train_step(sample_real, generator, discriminator, opt_g, opt_d, z_dim, batch_size,
+                              loss, d_steps)
+
+    for fn in (old_order, size_and_noise_swapped):
+        with pytest.raises(CheckError, match="dans le désordre.*votre fonction : train_step\\("):
+            checks.check_toy_train_step(fn)

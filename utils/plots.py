@@ -81,7 +81,8 @@ def save_grid_animation(grids, path: str | Path, nrow: int = 8, labels=None, dur
     ``grids`` : une liste de lots d'images (même format que :func:`show_images`) ;
     ``labels`` : un texte par image de l'animation (par exemple « époque 3 »),
     écrit en haut à gauche. Les pixels sont ramenés à ``gray_levels`` niveaux de
-    gris (32 : invisible à l'œil, et un fichier deux fois plus léger). Si ``path`` existe déjà, l'ancien fichier est d'abord
+    gris (32 : invisible à l'œil, et un fichier deux fois plus léger). Si ``path``
+    existe déjà, l'ancien fichier est d'abord
     copié dans ``precedent/`` à côté de lui. Renvoie les octets du GIF, à afficher
     dans le notebook avec ``IPython.display.Image(data=...)``.
     """

@@ -173,8 +173,7 @@ def animate_snapshots(snapshots: list[dict], real: torch.Tensor, interval: int =
 
     On garde au plus ``max_frames`` images, réparties régulièrement, chacune de
     216 pixels de côté, en ``colors`` couleurs communes à toutes les images : le
-    notebook reste léger. ``interval`` :
-    durée d'une image, en millisecondes. Renvoie un ``IPython.display.Image``
+    notebook reste léger. ``interval`` : durée d'une image, en millisecondes. Renvoie un ``IPython.display.Image``
     (ses octets sont dans ``.data``).
     """
     import io

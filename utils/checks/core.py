@@ -49,6 +49,25 @@ def describe_difference(got: torch.Tensor, expected: torch.Tensor) -> str:
     return f"écart max {diff:.4g}"
 
 
+def _check_argument_order(fn, expected: list[str], name: str) -> None:
+    """Si ``fn`` nomme ses paramètres comme l'énoncé mais dans un autre ordre, le dit clairement.
+
+    Sans cela, des arguments intervertis échouent loin de leur cause (« 'Adam' object
+    is not callable », une taille de couche). Des noms différents de ceux de
+    l'énoncé ne sont pas jugés ici : l'appel dira ce qui ne va pas.
+    """
+    __tracebackhide__ = True
+    try:
+        names = list(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        return
+    given = [n for n in names if n in expected]
+    wanted = [n for n in expected if n in given]
+    if len(given) >= 2 and given != wanted:
+        _fail(f"{name} : les paramètres sont dans le désordre. Ordre attendu : {name}("
+              f"{', '.join(expected)}) ; votre fonction : {name}({', '.join(names)}).")
+
+
 def _call(fn, *args, what: str, **kwargs):
     """Appelle le code de l'étudiant et traduit une exception en message clair."""
     __tracebackhide__ = True

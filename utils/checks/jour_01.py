@@ -18,6 +18,7 @@ from .core import (
     _as_scalar,
     _bce,
     _call,
+    _check_argument_order,
     _check_gradients,
     _check_linear_stack,
     _check_module,
@@ -293,6 +294,8 @@ def _train_step_outcomes(train_step, **options) -> dict:
     ``options`` : arguments nommés passés aux deux (``real_label``, ``d_steps`` au jour 3).
     """
     __tracebackhide__ = True
+    _check_argument_order(train_step, ["real", "generator", "discriminator", "opt_g", "opt_d", "z_dim",
+                                       "real_label", "d_steps"], "train_step")
     with torch.random.fork_rng():
         expected, before, (g_ref, d_ref) = _run_variant(_reference_step, **options)
         _, _, (g_ref2, _) = _run_variant(_reference_step, resample=True, **options)

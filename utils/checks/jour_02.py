@@ -15,6 +15,7 @@ from torch import nn
 from .core import (
     _as_scalar,
     _call,
+    _check_argument_order,
     _check_gradients,
     _check_linear_stack,
     _check_module,
@@ -227,6 +228,8 @@ def check_toy_train_step(train_step) -> None:
     pertes et plusieurs valeurs de ``d_steps``.
     """
     __tracebackhide__ = True
+    _check_argument_order(train_step, ["sample_real", "generator", "discriminator", "opt_g", "opt_d",
+                                       "z_dim", "batch_size", "loss", "d_steps"], "train_step")
     for loss, d_steps in (("non_saturating", 1), ("least_squares", 3)):
         call = f"train_step(sample_real, ..., z_dim=2, batch_size=8, loss={loss!r}, d_steps={d_steps})"
         outcomes = {}
