@@ -127,3 +127,67 @@ def test_argument_order_judges_only_the_names_of_the_statement():
     _check_argument_order(lambda *args, **kwargs: None, expected, "f")
     with pytest.raises(CheckError, match=r"Ordre attendu : f\(real, generator, discriminator\)"):
         _check_argument_order(lambda generator, real, discriminator: None, expected, "f")
+
+
+# --- _call : un conseil propre à l'exercice, et les conseils généraux ajoutés ------------
+
+def test_call_prefers_the_exercise_hint_then_falls_back():
+    error = RuntimeError("mat1 and mat2 shapes cannot be multiplied (8x64 and 4x16)")
+    with pytest.raises(CheckError, match="\nconseil de l'exercice$"):
+        core._call(_raise(error), what="f(x)", explain=lambda e: "conseil de l'exercice")
+    with pytest.raises(CheckError, match="in_features est égal au out_features"):
+        core._call(_raise(error), what="f(x)", explain=lambda e: None)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: nn.BatchNorm2d(4)(torch.ones(2, 4)), r"utilisez nn.BatchNorm1d\(taille\)"),
+    (lambda: nn.BatchNorm1d(4)(torch.ones(2, 4, 3, 3)), r"utilisez nn.BatchNorm2d\(canaux\)"),
+    (lambda: nn.BatchNorm1d(3)(torch.ones(2, 4)), "n'a pas la taille de la couche qui la précède"),
+    (lambda: torch.ones(8).item(), r"d_real.mean\(\).item\(\)"),
+    (lambda: torch.ones(8, requires_grad=True).mul(2).backward(), r"prenez-en la moyenne \(.mean\(\)"),
+    (lambda: nn.BCELoss()(torch.full((4, 1), 0.5), torch.ones(4)), "même forme que la prédiction"),
+    (lambda: (1.0).backward(), r"\.item\(\) a été appelé trop tôt"),
+    (lambda: undefined_name, "n'existe pas"),  # noqa: F821 - l'erreur d'un étudiant
+], ids=["bn2d-sur-vecteurs", "bn1d-sur-images", "bn-taille", "item", "backward-non-scalaire", "cible-forme",
+        "item-trop-tot", "nom-inconnu"])
+def test_pytorch_errors_are_translated(make, message):
+    with pytest.raises(CheckError, match=message):
+        core._call(make, what="f(x)")
+
+
+# --- _forward_trace : les couches appelées, dans l'ordre -----------------------------
+
+def test_forward_trace_follows_calls_not_creation_and_removes_its_hooks():
+    class Explicit(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.act, self.first, self.second = nn.LeakyReLU(0.2), nn.Linear(3, 4), nn.Linear(4, 2)
+
+        def forward(self, x):
+            return torch.tanh(self.second(self.act(self.first(x.flatten(1)))))
+
+    model = Explicit()
+    out, calls = core._forward_trace(model, torch.ones(5, 3))
+    assert [type(m).__name__ for m, _ in calls] == ["Linear", "LeakyReLU", "Linear"]
+    assert torch.equal(calls[-1][1].tanh(), out)
+    before, groups = core._layer_groups(calls)
+    assert before == [] and [len(after) for _, _, after in groups] == [1, 0]
+    assert all(not m._forward_hooks for m in model.modules())
+
+
+def test_source_text_is_empty_when_unavailable():
+    assert "def test_source_text" in core._source_text(test_source_text_is_empty_when_unavailable)
+    assert core._source_text(len) == ""
+
+
+def test_missing_forward_is_not_called_a_stub():
+    class Typo(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = nn.Linear(2, 1)
+
+        def foward(self, x):
+            return self.net(x)
+
+    with pytest.raises(CheckError, match=r"n'a pas de méthode forward.*def forward\(self, x\)"):
+        core._call(Typo(), torch.ones(1, 2), what="Le modèle")

@@ -68,20 +68,29 @@ def _check_argument_order(fn, expected: list[str], name: str) -> None:
               f"{', '.join(expected)}) ; votre fonction : {name}({', '.join(names)}).")
 
 
-def _call(fn, *args, what: str, **kwargs):
-    """Appelle le code de l'étudiant et traduit une exception en message clair."""
+def _call(fn, *args, what: str, explain=None, **kwargs):
+    """Appelle le code de l'étudiant et traduit une exception en message clair.
+
+    ``explain`` (facultatif) : une fonction qui reçoit l'exception et renvoie un conseil
+    propre à l'exercice, ou ``None`` pour s'en remettre aux conseils généraux (``_ERROR_HINTS``).
+    """
     __tracebackhide__ = True
     try:
         return fn(*args, **kwargs)
-    except NotImplementedError:
+    except NotImplementedError as error:
+        if 'missing the required "forward" function' in str(error):
+            _fail(f"{what} : le modèle n'a pas de méthode forward. Vérifiez son nom (def forward(self, x)) "
+                  "et qu'elle est bien indentée dans la classe.")
         _fail(f"{what} n'est pas encore écrit (la cellule lève encore NotImplementedError). "
               "Complétez le bloc « À VOUS DE JOUER », exécutez la cellule, puis relancez la vérification.")
     except CheckError:
         raise
     except Exception as error:  # noqa: BLE001 - on veut tout traduire pour l'étudiant
         text = str(error)
-        hint = next((h for key, h in _ERROR_HINTS.items() if key in text),
-                    "Lisez le message ci-dessus et corrigez la ligne de votre code qu'il désigne.")
+        hint = explain(error) if explain is not None else None
+        if hint is None:
+            hint = next((h for key, h in _ERROR_HINTS.items() if key in text),
+                        "Lisez le message ci-dessus et corrigez la ligne de votre code qu'il désigne.")
         _fail(f"{what} a levé une erreur : {type(error).__name__} : {text.splitlines()[0]}\n{hint}")
 
 
@@ -101,6 +110,33 @@ _ERROR_HINTS = {
         "device=real.device.",
     "all elements of input should be between 0 and 1":
         "nn.BCELoss attend des probabilités : la sortie du discriminateur doit passer par nn.Sigmoid().",
+    "expected 4D input (got 2D input)":
+        "nn.BatchNorm2d attend des images (N, canaux, H, W) ; après une couche Linear, les données "
+        "ont la forme (N, taille) : utilisez nn.BatchNorm1d(taille).",
+    "expected 2D or 3D input (got 4D input)":
+        "nn.BatchNorm1d attend des vecteurs (N, taille) ; après une convolution, les données ont la "
+        "forme (N, canaux, H, W) : utilisez nn.BatchNorm2d(canaux).",
+    "running_mean should contain":
+        "Une couche BatchNorm n'a pas la taille de la couche qui la précède : créez-la avec le "
+        "out_features de la couche Linear juste avant (nn.BatchNorm1d(width)), ou son nombre de canaux.",
+    "cannot be converted to Scalar":
+        ".item() ne s'applique qu'à un tenseur d'une seule valeur. Pour un tenseur qui a une valeur "
+        "par image (comme d_real ou d_fake), prenez d'abord la moyenne : d_real.mean().item().",
+    "grad can be implicitly created only for scalar outputs":
+        ".backward() s'appelle sur une perte scalaire ; celle-ci a encore une valeur par exemple : "
+        "prenez-en la moyenne (.mean(), ou reduction='mean', le défaut de nn.BCELoss).",
+    "Using a target size":
+        "La cible doit avoir la même forme que la prédiction, (N, 1) : créez-la avec "
+        "torch.ones_like(prediction) ou torch.zeros_like(prediction) plutôt que torch.ones(N).",
+    "modified by an inplace operation":
+        "Un poids a été modifié (par un optimizer.step()) entre le calcul d'une perte et son "
+        ".backward() : calculez chaque perte après le step qui modifie les poids dont elle dépend.",
+    "'float' object has no attribute 'backward'":
+        ".item() a été appelé trop tôt : il transforme la perte en simple nombre, sans graphe de calcul. "
+        "Gardez la perte comme tenseur pour .backward(), et n'appelez .item() que sur les valeurs renvoyées.",
+    "' is not defined":
+        "Une variable utilisée dans la fonction n'existe pas : vérifiez son nom, qu'il s'agit bien d'un "
+        "paramètre de la fonction, ou que la cellule qui la définit a été exécutée.",
 }
 
 
@@ -157,6 +193,66 @@ def _layer_counts(model: nn.Module, kinds) -> dict:
     return {kind.__name__: sum(isinstance(m, kind) for m in model.modules()) for kind in kinds}
 
 
+_SHAPE_ONLY = (nn.Flatten, nn.Unflatten, nn.Identity)
+
+
+def _forward_trace(model: nn.Module, *inputs):
+    """Appelle ``model(*inputs)`` en notant, dans l'ordre, chaque sous-module feuille appelé.
+
+    Renvoie ``(sortie, appels)``, ``appels`` étant la liste des ``(module, sortie du module)``.
+    L'ordre est celui des appels, pas celui de la création : il vaut pour un ``nn.Sequential``
+    comme pour des couches appelées une à une dans ``forward`` (une même couche appelée deux fois
+    y figure deux fois). Les opérations fonctionnelles (``torch.tanh``, ``F.leaky_relu``) n'y sont pas.
+    """
+    calls = []
+
+    def record(module, args, output):
+        calls.append((module, output))
+
+    handles = [m.register_forward_hook(record) for m in model.modules()
+               if next(m.children(), None) is None]
+    try:
+        output = model(*inputs)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return output, calls
+
+
+def _layer_groups(calls):
+    """Range les appels d'un :func:`_forward_trace` autour des couches ``nn.Linear``.
+
+    Renvoie ``(avant, groupes)`` : ``avant``, les couches appelées avant la première Linear ;
+    ``groupes``, une liste de ``(linear, sortie de la linear, couches appelées ensuite jusqu'à la
+    Linear suivante)``. Les couches qui ne changent que la forme (Flatten, Unflatten, Identity)
+    sont ignorées.
+    """
+    before, groups = [], []
+    for module, output in calls:
+        if isinstance(module, nn.Linear):
+            groups.append((module, output, []))
+        elif isinstance(module, _SHAPE_ONLY):
+            continue
+        elif groups:
+            groups[-1][2].append(module)
+        else:
+            before.append(module)
+    return before, groups
+
+
+def _names(modules) -> str:
+    """« LeakyReLU → Dropout », ou « rien » pour une liste vide."""
+    return " → ".join(type(m).__name__ for m in modules) or "rien"
+
+
+def _source_text(fn) -> str:
+    """Le code source de ``fn`` (vide s'il est introuvable), pour adapter un message à ce qui est écrit."""
+    try:
+        return inspect.getsource(fn)
+    except (OSError, TypeError):
+        return ""
+
+
 def _check_gradients(model, output, name: str):
     """Rétropropage depuis ``output`` : échoue si un paramètre ne reçoit aucun gradient."""
     __tracebackhide__ = True
@@ -185,7 +281,8 @@ def _as_scalar(value, what: str) -> torch.Tensor:
               f"il renvoie {type(value).__name__}. N'utilisez pas .item() ni numpy dans la perte.")
     if value.numel() != 1:
         _fail(f"{what} doit renvoyer un scalaire (la moyenne sur le mini-lot), reçu un tenseur de "
-              f"forme {tuple(value.shape)}. Prenez la moyenne (reduction='mean', le défaut de nn.BCELoss).")
+              f"forme {tuple(value.shape)}. Prenez la moyenne (reduction='mean', le défaut de nn.BCELoss, "
+              "ou .mean() si vous écrivez les log à la main).")
     if not value.requires_grad:
         _fail(f"{what} a coupé le graphe de calcul : le résultat n'a pas de gradient. "
               "N'utilisez ni .detach(), ni .item(), ni torch.tensor(...) sur les probabilités.")
@@ -201,7 +298,9 @@ def _check_update(new, before, stale, references, who: str, opt: str, loss: str)
     """Les poids ont-ils bougé, et sans reprendre des gradients « périmés » ?"""
     __tracebackhide__ = True
     if torch.equal(new, before):
-        _fail(f"Les poids du {who} n'ont pas bougé : appelez {loss}.backward() puis {opt}.step().")
+        _fail(f"Les poids du {who} n'ont pas bougé : appelez {loss}.backward() puis {opt}.step(), sans "
+              f"remettre les gradients à zéro entre les deux ({opt}.zero_grad() se place avant "
+              f"{loss}.backward()).")
     if torch.allclose(new, stale, atol=1e-6) and not any(torch.allclose(new, r, atol=1e-6) for r in references):
         _fail(f"Le {who} a utilisé des gradients restés d'avant : appelez {opt}.zero_grad() "
               f"avant {loss}.backward().")
