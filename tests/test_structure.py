@@ -157,7 +157,35 @@ def _links(text):
     return re.findall(r"\]\(([^)\s]+\.(?:ipynb|md))\)", text)
 
 
-DOCUMENTS = [ROOT / "README.md", ROOT / "CONTRIBUTING.md", *LESSONS, *SOLUTIONS, *LABS]
+DOCUMENTS = [ROOT / "README.md", ROOT / "CONTRIBUTING.md", ROOT / "SOURCES.md", *LESSONS, *SOLUTIONS, *LABS]
+
+
+def _student_text(path):
+    """Ce qu'un étudiant lit : le Markdown d'une leçon, ou les cellules d'un notebook."""
+    if path.suffix == ".ipynb":
+        nb = nbformat.read(path, as_version=4)
+        return "\n".join(c.source for c in nb.cells)
+    return path.read_text(encoding="utf-8")
+
+
+#: Les documents d'origine ont des numéros internes (« seed 001 ») qu'aucun
+#: étudiant n'a vus : le cours les nomme (SOURCES.md) au lieu de les numéroter.
+INTERNAL_NAME = re.compile(r"\bseeds?\s*0\d\d\b", re.IGNORECASE)
+#: « la source », « cette source »... : un document que l'étudiant doit pouvoir retrouver
+#: (mais pas « la source des oscillations », qui n'est pas un document).
+SOURCE_MENTION = re.compile(r"\b(la|cette|notre|une) sources?\b(?!\s+(de|des|du|d['’]))",
+                            re.IGNORECASE)
+
+
+@pytest.mark.parametrize("path", [*LESSONS, *SOLUTIONS], ids=rel)
+def test_source_documents_are_named_not_numbered(path):
+    text = _student_text(path)
+    found = INTERNAL_NAME.search(text)
+    assert not found, (f"{rel(path)} cite « {found.group(0)} » : nommez le document "
+                       "comme dans SOURCES.md")
+    if SOURCE_MENTION.search(text):
+        assert "SOURCES.md" in text, (
+            f"{rel(path)} parle d'une source sans renvoyer à SOURCES.md, qui dit ce qu'elle est")
 
 
 @pytest.mark.parametrize("path", DOCUMENTS, ids=rel)

@@ -112,6 +112,26 @@ def test_discriminator_map_and_drawings():
         toy2d.animate_snapshots([], fake)
 
 
+def test_animation_keeps_the_colours_of_the_legend():
+    # Des instantanés comme ceux d'un entraînement : un fond rouge sombre presque partout (D dit
+    # « faux »), clair près des modes. La palette commune ne doit pas noyer le vert des points
+    # réels (« vert : réels » dit la légende) dans les nuances de rouge, les plus nombreuses.
+    near = torch.cdist(toy2d.plane_grid(60), toy2d.mode_centers("ring")).min(dim=1).values
+    near = near.reshape(60, 60)
+    real = toy2d.sample_target("ring", 1000, torch.Generator().manual_seed(0))
+    snaps = [{"step": k, "d_map": (0.05 + 0.5 * torch.exp(-near ** 2 / (0.2 + 0.05 * k))).clamp(0, 1),
+              "fake": toy2d.sample_target("ring", 1000, torch.Generator().manual_seed(k + 1))
+              * (1 + 0.02 * k)} for k in range(16)]
+    gif = toy2d.animate_snapshots(snaps, real)
+    colours = set()
+    with Image.open(io.BytesIO(gif.data)) as animation:
+        for index in range(animation.n_frames):
+            animation.seek(index)
+            colours |= {tuple(c) for _, c in animation.convert("RGB").getcolors(4096)}
+    assert max(g - max(r, b) for r, g, b in colours) > 45, "le vert des points réels a disparu"
+    assert max(min(r, b) - g for r, g, b in colours) > 45, "le violet des points générés a disparu"
+
+
 # --- le terrain de jeu ------------------------------------------------------------
 
 def test_playground_logic_without_widgets():
@@ -150,6 +170,7 @@ def test_playground_rejects_unknown_settings():
 def test_playground_widget_buttons_drive_the_session():
     play = toy2d.Playground(TinySession, steps_per_tick=4)
     panel = play.widget()
+    assert panel.step_button.description == "4 pas"  # le bouton dit combien de pas il fait
     panel.step_button.click()
     assert play.steps == 4
     panel.play.value = 1  # une « image » de la lecture

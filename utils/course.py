@@ -76,7 +76,7 @@ DAYS: tuple[Day, ...] = (
         lab="images_gan/train_gan_images.ipynb",
         lab_title="GAN entièrement connecté sur MNIST",
         checks="utils.checks.jour_01",
-        budget="1 h 30, dont environ 6 min de calcul",
+        budget="1 h 30, dont 5 à 6 min de calcul",
     ),
     Day(
         number=2,
@@ -92,7 +92,7 @@ DAYS: tuple[Day, ...] = (
         title="DCGAN : des convolutions dans les deux réseaux",
         lesson="01_cours/jour_03_dcgan.md",
         lab="dcgan/dcgan_mnist.ipynb",
-        lab_title="DCGAN sur MNIST, la recette de la source pièce par pièce",
+        lab_title="DCGAN sur MNIST, la recette pièce par pièce",
         checks="utils.checks.jour_03",
         budget="1 h 30, dont 8 à 9 min de calcul",
     ),
@@ -104,7 +104,7 @@ DAYS: tuple[Day, ...] = (
         lab="autoencoders/ae_vae_mnist.ipynb",
         lab_title="AE et VAE sur MNIST, comparés au GAN",
         checks="utils.checks.jour_05",
-        budget="1 h 30, dont moins de 3 min de calcul",
+        budget="1 h 30, dont environ 3 min de calcul",
     ),
     Day(number=6, title="évaluer et contrôler un générateur"),
 )

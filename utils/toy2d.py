@@ -168,12 +168,13 @@ def plot_snapshot(snapshot: dict, real: torch.Tensor, ax=None, title: str | None
 
 
 def animate_snapshots(snapshots: list[dict], real: torch.Tensor, interval: int = 300,
-                      max_frames: int = 16, colors: int = 48):
+                      max_frames: int = 16, colors: int = 64):
     """Rejoue une liste d'instantanés en GIF animé (qui tourne en boucle dans le notebook).
 
     On garde au plus ``max_frames`` images, réparties régulièrement, chacune de
     216 pixels de côté, en ``colors`` couleurs communes à toutes les images : le
-    notebook reste léger. ``interval`` : durée d'une image, en millisecondes. Renvoie un ``IPython.display.Image``
+    notebook reste léger, et le vert des points réels, le violet des points
+    générés et le bleu de la carte de D restent distincts. ``interval`` : durée d'une image, en millisecondes. Renvoie un ``IPython.display.Image``
     (ses octets sont dans ``.data``).
     """
     import io
@@ -202,10 +203,12 @@ def animate_snapshots(snapshots: list[dict], real: torch.Tensor, interval: int =
         plt.close(fig)
     # Une seule palette pour toutes les images, tirée de toutes (sinon une couleur absente de
     # l'image de référence, le vert des vrais points au début par exemple, disparaîtrait).
+    # FASTOCTREE garde les couleurs rares mais distinctes (points verts et violets, bleu de D),
+    # que MEDIANCUT noie dans les nuances de rouge du fond, les plus nombreuses.
     montage = Image.new("RGB", (frames[0].width, frames[0].height * len(frames)))
     for index, frame in enumerate(frames):
         montage.paste(frame, (0, index * frame.height))
-    palette = montage.quantize(colors, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    palette = montage.quantize(colors, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
     frames = [frame.quantize(palette=palette, dither=Image.Dither.NONE) for frame in frames]
     output = io.BytesIO()
     frames[0].save(output, format="GIF", save_all=True, append_images=frames[1:],
@@ -324,7 +327,8 @@ class Playground:
         return fig
 
     def widget(self):
-        """Construit l'interface ipywidgets (réglages, lecture/pause, pas à pas, remise à zéro)."""
+        """Construit l'interface ipywidgets (réglages, lecture/pause, avance de
+        ``steps_per_tick`` pas, remise à zéro)."""
         import ipywidgets as w
         import matplotlib.pyplot as plt
         from IPython.display import display
@@ -345,7 +349,8 @@ class Playground:
                                  description="dimension du bruit", style=style),
         }
         play = w.Play(value=0, min=0, max=10**9, interval=250, description="lecture")
-        step_button = w.Button(description="un pas", icon="step-forward")
+        step_button = w.Button(description=f"{self.steps_per_tick} pas", icon="step-forward",
+                               tooltip=f"avance de {self.steps_per_tick} pas d'entraînement")
         reset_button = w.Button(description="remise à zéro", icon="refresh")
         out = w.Output()
 
