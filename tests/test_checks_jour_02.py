@@ -443,3 +443,11 @@ def test_train_step_with_the_arguments_in_another_order():
     for fn in (old_order, size_and_noise_swapped):
         with pytest.raises(CheckError, match="dans le désordre.*votre fonction : train_step\\("):
             checks.check_toy_train_step(fn)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_toy_discriminator_tanh_in_forward_is_named_whatever_the_weights(seed):
+    """Même quand tous les scores sont positifs, une tanh n'est pas prise pour une sigmoïde."""
+    torch.manual_seed(seed)
+    with pytest.raises(CheckError, match=r"restent dans \[-1, 1\].*tanh"):
+        checks.check_toy_discriminator(ToyDiscriminator(out_fn=torch.tanh))

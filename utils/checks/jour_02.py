@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import inspect
 import math
+from copy import deepcopy as copy_module
 
 import torch
 from torch import nn
@@ -219,6 +220,22 @@ def check_toy_generator(generator: nn.Module, z_dim: int = 2, n_hidden: int = 2)
     _ok(f"Générateur correct : couches {sizes}, sortie (N, 2) sans activation.")
 
 
+def _with_very_negative_score(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Sorties d'une copie du modèle dont la dernière ``nn.Linear`` a un biais de -1000.
+
+    Le score avant une éventuelle activation de sortie devient alors très négatif :
+    une sigmoïde donne 0, une tanh -1, un score brut un grand négatif. Sans cela, un
+    réseau dont les scores sont tous positifs ne permet pas de distinguer une tanh
+    d'une sigmoïde.
+    """
+    copy = copy_module(model)
+    last = [m for m in copy.modules() if isinstance(m, nn.Linear)]
+    with torch.no_grad():
+        if last and last[-1].bias is not None:
+            last[-1].bias -= 1000.0
+        return copy(x)
+
+
 def check_toy_discriminator(discriminator: nn.Module, n_hidden: int = 2) -> None:
     """Vérifie le discriminateur du jour 2 : point (N, 2) → score brut (N, 1).
 
@@ -248,7 +265,8 @@ def check_toy_discriminator(discriminator: nn.Module, n_hidden: int = 2) -> None
                           "nn.LeakyReLU(0.2)", output_hint)
         _check_not_affine(discriminator, x, "discriminateur", "nn.LeakyReLU(0.2)")
         with torch.no_grad():
-            far = discriminator(torch.cat([x * 100, -x * 100]))
+            far = torch.cat([discriminator(torch.cat([x * 100, -x * 100])),
+                             _with_very_negative_score(discriminator, x)])
         if far.min() >= 0 and far.max() <= 1:
             _fail("Les sorties du discriminateur restent dans [0, 1] : forward applique une "
                   "sigmoïde. " + output_hint)
