@@ -445,7 +445,8 @@ def test_train_step_with_the_arguments_in_another_order():
             checks.check_toy_train_step(fn)
 
 
-@pytest.mark.parametrize("seed", range(8))
+#: Graines où ce petit réseau donne des scores tous positifs (une tanh y reste dans [0, 1]).
+@pytest.mark.parametrize("seed", [21, 24, 71, 95, 0, 1])
 def test_toy_discriminator_tanh_in_forward_is_named_whatever_the_weights(seed):
     """Même quand tous les scores sont positifs, une tanh n'est pas prise pour une sigmoïde."""
     torch.manual_seed(seed)
