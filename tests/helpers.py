@@ -13,9 +13,12 @@ import importlib.util
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from utils.checks import CheckError
 
 
 def load_tool(name: str):
@@ -52,8 +55,9 @@ def g_loss(d_fake):
 
 def train_step(real, generator, discriminator, opt_g, opt_d, z_dim, real_label=1.0, d_steps=1,
                resample=False, zero_grad=True, detach=True, step_d=True, use_label=True,
-               fresh_noise=True, loop=True):
-    """La réponse correcte ; chaque option fausse une étape comme le ferait un étudiant."""
+               fresh_noise=True, loop=True, log_of_zero=False):
+    """La réponse correcte ; chaque option fausse une étape comme le ferait un étudiant
+    (``log_of_zero`` : la perte de D contient un log de 0, le pas diverge)."""
     z = None
     for _ in range(d_steps if loop else 1):
         if fresh_noise or z is None:
@@ -64,6 +68,8 @@ def train_step(real, generator, discriminator, opt_g, opt_d, z_dim, real_label=1
         d_real = discriminator(real)
         d_fake = discriminator(fake.detach() if detach else fake)
         loss_d = d_loss(d_real, d_fake, real_label if use_label else 1.0)
+        if log_of_zero:
+            loss_d = loss_d + torch.log(d_real - d_real).mean()
         loss_d.backward()
         if step_d:
             opt_d.step()
@@ -138,3 +144,72 @@ class AutoEncoder(nn.Module):
 
     def forward(self, x):
         return self.decoder(self.encoder(x))
+
+
+# --- sorties cassées et état d'un modèle (toutes les vérifications de modèles) ---------
+
+NAN = float("nan")
+
+
+class Broken(nn.Module):
+    """Un modèle juste dont ``forward`` abîme la sortie comme le ferait un étudiant :
+    ``post(sortie)`` (un NaN, un log de 0, un ``.detach()``...), ou tout le calcul sous
+    ``torch.no_grad()``. Le modèle d'origine reste dans ``self.inner``."""
+
+    def __init__(self, inner, post=None, no_grad=False):
+        super().__init__()
+        self.inner, self.post, self.no_grad = inner, post, no_grad
+
+    def forward(self, x):
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.no_grad):
+            out = self.inner(x)
+        return self.post(out) if self.post else out
+
+
+def diverged(model):
+    """Le modèle, dont le premier poids est rempli de NaN, comme après un entraînement qui a divergé."""
+    with torch.no_grad():
+        next(model.parameters()).fill_(NAN)
+    return model
+
+
+def model_state(model):
+    """Tout ce qu'une vérification ne doit pas changer : poids et tampons (statistiques des
+    BatchNorm), gradients, et mode train/eval de chaque sous-module."""
+    return ({k: v.detach().clone() for k, v in model.state_dict().items()},
+            {k: None if p.grad is None else p.grad.clone() for k, p in model.named_parameters()},
+            {k: m.training for k, m in model.named_modules()})
+
+
+def lived_in(model):
+    """Le modèle tel qu'un notebook le laisse : des gradients du dernier pas, un mode mêlé
+    (eval, sauf une couche en train) ; renvoie son état (:func:`model_state`)."""
+    for p in model.parameters():
+        p.grad = torch.full_like(p, 0.25)
+    model.eval()
+    list(model.modules())[-1].train()
+    return model_state(model)
+
+
+def assert_same_state(model, before):
+    """Affirme que ``model`` est dans l'état ``before`` (:func:`model_state`)."""
+    values, grads, modes = model_state(model)
+    assert values.keys() == before[0].keys()
+    changed = [k for k in values if not torch.equal(values[k], before[0][k])]
+    assert not changed, f"poids ou tampons modifiés : {changed}"
+    changed = [k for k in grads if (grads[k] is None) != (before[1][k] is None)
+               or (grads[k] is not None and not torch.equal(grads[k], before[1][k]))]
+    assert not changed, f"gradients modifiés : {changed}"
+    assert modes == before[2], "mode train/eval modifié"
+
+
+def assert_check_leaves_model_untouched(check, model, good: bool, **kwargs):
+    """Lance ``check(model, **kwargs)`` sur un modèle « habité » (:func:`lived_in`) : elle passe
+    (``good``) ou lève CheckError, et le modèle est ensuite exactement dans son état d'avant."""
+    before = lived_in(model)
+    if good:
+        check(model, **kwargs)
+    else:
+        with pytest.raises(CheckError):
+            check(model, **kwargs)
+    assert_same_state(model, before)

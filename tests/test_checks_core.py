@@ -7,6 +7,7 @@ import re
 
 import pytest
 import torch
+from helpers import assert_same_state, lived_in
 from torch import nn
 
 import utils
@@ -191,3 +192,102 @@ def test_missing_forward_is_not_called_a_stub():
 
     with pytest.raises(CheckError, match=r"n'a pas de méthode forward.*def forward\(self, x\)"):
         core._call(Typo(), torch.ones(1, 2), what="Le modèle")
+
+
+# --- sorties non finies, sorties détachées, modèle rendu intact ------------------------
+
+def test_check_finite_refuses_nan_and_infinity_and_names_the_usual_causes():
+    core._check_finite(torch.tensor([0.0, -1.5, 3.0]), "la sortie")
+    core._check_finite(0.25, "la perte")
+    with pytest.raises(CheckError, match=r"^❌ Des NaN ou des infinis dans la sortie \(2 valeurs sur 3\).*"
+                                         r"division par zéro.*log de 0.*racine carrée"):
+        core._check_finite(torch.tensor([float("nan"), 1.0, float("-inf")]), "la sortie")
+    with pytest.raises(CheckError, match=r"dans la perte \(inf\).*cause propre.*D'habitude"):
+        core._check_finite(float("inf"), "la perte", hint="cause propre.")
+
+
+def test_check_finite_says_when_the_weights_have_already_diverged():
+    model = nn.Linear(2, 1)
+    with torch.no_grad():
+        model.weight[0, 0] = float("nan")
+    with pytest.raises(CheckError, match=r"Les poids du modèle en contiennent déjà \(weight\).*divergé.*"
+                                         r"Recréez le modèle"):
+        core._check_finite(model(torch.ones(3, 2)), "la sortie", model)
+
+
+def test_untouched_gives_the_model_back_as_it_was_even_after_a_failure():
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Dropout(0.5), nn.Linear(4, 1))
+    before = lived_in(model)
+    with pytest.raises(CheckError, match="échec au milieu"):
+        with core._untouched(model):
+            model.train()
+            model(torch.randn(8, 3)).mean().backward()          # statistiques des BatchNorm, .grad
+            model.zero_grad(set_to_none=True)
+            with torch.no_grad():
+                model[0].weight.add_(1.0)
+            core._fail("échec au milieu")
+    assert_same_state(model, before)
+    assert model[1].num_batches_tracked.item() == 0
+
+
+def test_check_gradients_names_a_detached_output_instead_of_crashing():
+    model = nn.Linear(2, 1)
+    for output in (model(torch.ones(1, 2)).detach(), torch.zeros(1, 1)):
+        with pytest.raises(CheckError, match=r"^❌ Modèle : la sortie est détachée du graphe de calcul.*"
+                                             r"dans forward.*\.detach\(\), with torch\.no_grad\(\)"):
+            core._check_gradients(model, output, "Modèle")
+
+
+def test_backward_translates_an_inplace_change_of_a_saved_tensor():
+    x = torch.ones(3, requires_grad=True)
+    y = torch.sigmoid(x)
+    loss = y.sum()
+    y.add_(1.0)  # la sigmoïde a besoin de sa sortie pour le gradient
+    with pytest.raises(CheckError, match=r"^❌ perte : la rétropropagation \(\.backward\(\)\) a levé une "
+                                         r"erreur.*\nUne opération en place"):
+        core._backward(loss, "perte")
+
+
+@pytest.mark.parametrize("fn, message", [
+    (None, r"^❌ On attend la fonction f, reçu None : exécutez la cellule"),
+    (nn.Linear, r"reçu la classe Linear : passez votre fonction f elle-même"),
+    (torch.ones(1), r"reçu un objet Tensor \(un résultat \?\) : passez la fonction elle-même, sans l'appeler"),
+    (nn.Linear(2, 1), r"reçu un réseau \(Linear\) : passez la fonction f que vous avez écrite"),
+], ids=["none", "classe", "resultat", "reseau"])
+def test_check_function_refuses_what_cannot_be_called(fn, message):
+    with pytest.raises(CheckError, match=message):
+        core._check_function(fn, "f")
+
+
+def test_check_function_accepts_functions_and_callable_modules():
+    core._check_function(len, "f")
+    core._check_function(nn.BCELoss(), "f")
+
+
+def test_as_scalar_names_a_tuple_and_a_nan():
+    value = torch.ones((), requires_grad=True)
+    with pytest.raises(CheckError, match=r"perte doit renvoyer un seul tenseur.*tuple de 2 éléments.*virgule"):
+        core._as_scalar((value, 1.0), "perte")
+    with pytest.raises(CheckError, match=r"Des NaN ou des infinis dans la valeur renvoyée par perte \(nan\)"):
+        core._as_scalar(value * float("nan"), "perte")
+
+
+def test_a_model_of_another_dtype_is_refused_clearly():
+    with pytest.raises(CheckError, match=r"^❌ Le modèle a des poids de type torch\.float64, alors que les "
+                                         r"données du cours sont en torch\.float32 : retirez le \.double\(\)"):
+        core._check_module(nn.Linear(2, 1).double(), "le modèle")
+
+
+def test_mismatched_dtypes_are_explained():
+    with pytest.raises(CheckError, match=r"Float = float32, Double = float64.*Retirez le \.double\(\)"):
+        core._call(nn.Linear(2, 1), torch.ones(1, 2, dtype=torch.float64), what="f(x)")
+
+
+def test_int_arguments_accept_integral_values_and_refuse_the_rest():
+    import numpy as np
+
+    assert core._int_arguments(a=64, b=64.0, c=np.int64(3), d=torch.tensor(2)) == (64, 64, 3, 2)
+    for bad in ("64", 2.5, 0, True, float("nan")):
+        with pytest.raises(CheckError, match=r"^❌ L'argument z_dim de la vérification doit être un entier "
+                                             r"positif \(une taille\), reçu .* : passez par exemple z_dim=64"):
+            core._int_arguments(z_dim=bad)

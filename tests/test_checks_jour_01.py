@@ -3,7 +3,17 @@ et rejettent chaque erreur typique avec le bon message."""
 
 import pytest
 import torch
-from helpers import BCE, d_loss, g_loss, global_rng_untouched, train_step
+from helpers import (
+    BCE,
+    NAN,
+    Broken,
+    assert_check_leaves_model_untouched,
+    d_loss,
+    diverged,
+    g_loss,
+    global_rng_untouched,
+    train_step,
+)
 from torch import nn
 
 from utils import checks
@@ -744,3 +754,122 @@ def swapped_optimizers(real, generator, discriminator, opt_g, opt_d, z_dim=64):
 def test_train_step_swapped_optimizers_are_named_as_such():
     with pytest.raises(CheckError, match="Les deux optimiseurs sont échangés"):
         checks.check_train_step(swapped_optimizers)
+
+
+# --- sorties NaN ou détachées, modèle rendu intact, entrées qui ne sont pas ce qu'on attend ---
+
+@pytest.mark.parametrize("check, make", [
+    (checks.check_discriminator, make_discriminator),
+    (checks.check_generator, make_generator),
+], ids=["discriminateur", "generateur"])
+@pytest.mark.parametrize("post", [lambda out: out * NAN, lambda out: torch.log(out - out)],
+                         ids=["nan", "log-de-0"])
+def test_nan_or_infinite_output_is_refused(check, make, post):
+    # Avant : « Terminez par nn.Sigmoid() », une couche mal placée, ou même un ✅ (toute comparaison
+    # avec NaN est fausse).
+    with pytest.raises(CheckError, match=r"^❌ Des NaN ou des infinis dans la sortie du (discriminateur|"
+                                         r"générateur).*division par zéro, d'un log de 0"):
+        check(Broken(make(), post))
+
+
+@pytest.mark.parametrize("check, make", [
+    (checks.check_discriminator, make_discriminator),
+    (checks.check_generator, make_generator),
+], ids=["discriminateur", "generateur"])
+def test_diverged_weights_are_named(check, make):
+    with pytest.raises(CheckError, match=r"Les poids du modèle en contiennent déjà \(.*\) : un entraînement "
+                                         r"précédent a divergé"):
+        check(diverged(make()))
+
+
+@pytest.mark.parametrize("check, make", [
+    (checks.check_discriminator, make_discriminator),
+    (checks.check_generator, make_generator),
+], ids=["discriminateur", "generateur"])
+@pytest.mark.parametrize("broken", [lambda m: Broken(m, lambda out: out.detach()),
+                                    lambda m: Broken(m, no_grad=True)], ids=["detach", "no_grad"])
+def test_detached_output_is_named(check, make, broken):
+    # Avant : RuntimeError: element 0 of tensors does not require grad, hors de toute traduction.
+    with pytest.raises(CheckError, match=r"(Discriminateur|Générateur) : la sortie est détachée du graphe "
+                                         r"de calcul.*Cherchez dans forward"):
+        check(broken(make()))
+
+
+@pytest.mark.parametrize("check, model, good", [
+    (checks.check_discriminator, make_discriminator(), True),
+    (checks.check_discriminator, make_discriminator(dropout=0.0), False),   # échoue après la rétropropagation
+    (checks.check_generator, make_generator(), True),
+    (checks.check_generator, make_generator(out_act=nn.Sigmoid()), False),  # échoue après un passage en train
+], ids=["discriminateur-juste", "discriminateur-faux", "generateur-juste", "generateur-faux"])
+def test_model_checks_leave_the_model_untouched(check, model, good):
+    # Avant : .grad effacés, mode train/eval remis seulement au niveau du modèle entier, statistiques
+    # des BatchNorm modifiées.
+    assert_check_leaves_model_untouched(check, model, good)
+
+
+def test_model_of_another_dtype_is_refused_clearly():
+    with pytest.raises(CheckError, match=r"^❌ Le discriminateur a des poids de type torch\.float64"):
+        checks.check_discriminator(make_discriminator().double())
+
+
+@pytest.mark.parametrize("check, fn, message", [
+    (checks.check_discriminator_loss, lambda r, f: d_loss(r, f) * NAN,
+     r"dans la valeur renvoyée par discriminator_loss \(nan\)"),
+    (checks.check_generator_loss, lambda f: -torch.log(f - f).mean(),
+     r"dans la valeur renvoyée par generator_loss \(inf\)"),
+    (checks.check_discriminator_loss, lambda r, f: (d_loss(r, f), 0.0), r"un seul tenseur.*tuple de 2"),
+    (checks.check_discriminator_loss, None, r"On attend la fonction discriminator_loss, reçu None"),
+    (checks.check_generator_loss, g_loss(torch.full((2, 1), 0.5)), r"reçu un objet Tensor \(un résultat"),
+    (checks.check_train_step, nn.Linear, r"On attend la fonction train_step, reçu la classe Linear"),
+], ids=["perte-nan", "perte-infinie", "tuple", "none", "resultat", "classe"])
+def test_broken_functions_get_a_clear_message(check, fn, message):
+    with pytest.raises(CheckError, match=message):
+        check(fn)
+
+
+def inplace_after_the_loss(d_real, d_fake):
+    """La bonne valeur, mais une probabilité modifiée en place après le calcul : .backward() échoue."""
+    d_real = d_real * 1.0
+    loss = d_loss(d_real, d_fake)
+    d_real.mul_(1.0)
+    return loss
+
+
+def test_backward_error_of_a_loss_is_translated():
+    # Avant : RuntimeError: one of the variables needed for gradient computation has been modified...
+    with pytest.raises(CheckError, match=r"discriminator_loss : la rétropropagation \(\.backward\(\)\) a "
+                                         r"levé une erreur.*\nUne opération en place"):
+        checks.check_discriminator_loss(inplace_after_the_loss)
+
+
+def step_with_nan_generator_loss(*args, **kwargs):
+    """Le pas du corrigé, mais la perte de G vaut NaN : les poids de G deviennent NaN, sans erreur."""
+    real, generator, discriminator, opt_g, opt_d, z_dim = args[:6]
+    result = train_step(*args, **kwargs)
+    opt_g.zero_grad()
+    loss_g = g_loss(discriminator(generator(torch.randn(real.shape[0], z_dim)))) * NAN
+    loss_g.backward()
+    opt_g.step()
+    return {**result, "loss_g": loss_g.item()}
+
+
+@pytest.mark.parametrize("step, message", [
+    (lambda *a, **k: train_step(*a, **k, log_of_zero=True),
+     r"all elements of input should be between 0 and 1\nLes poids du discriminateur contiennent des "
+     r"NaN ou des infinis pendant le pas : le pas a divergé"),
+    (step_with_nan_generator_loss, r"dans les poids du générateur après un appel à train_step.*Le pas a "
+                                   r"divergé"),
+    (lambda *a, **k: {**train_step(*a, **k), "d_fake": NAN},
+     r"^❌ Des NaN ou des infinis dans la valeur d_fake renvoyée par train_step \(nan\)"),
+], ids=["log-de-0", "perte-g-nan", "valeur-nan"])
+def test_train_step_that_diverges_is_named(step, message):
+    with pytest.raises(CheckError, match=message):
+        checks.check_train_step(step)
+
+
+def test_size_argument_of_the_check_is_read_as_an_integer(verdicts):
+    # Avant : TypeError de torch.randn (« type must be tuple of ints, but got float »).
+    checks.check_generator(make_generator(), z_dim=64.0)
+    assert len(verdicts()) == 1
+    with pytest.raises(CheckError, match=r"L'argument n_hidden de la vérification doit être un entier positif"):
+        checks.check_discriminator(make_discriminator(), n_hidden="3")

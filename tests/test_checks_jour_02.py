@@ -5,7 +5,17 @@ erreur typique avec un message qui nomme la ligne à corriger."""
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import global_rng_untouched, make_mlp, toy_d_loss, toy_g_loss, toy_train_step
+from helpers import (
+    NAN,
+    Broken,
+    assert_check_leaves_model_untouched,
+    diverged,
+    global_rng_untouched,
+    make_mlp,
+    toy_d_loss,
+    toy_g_loss,
+    toy_train_step,
+)
 from torch import nn
 
 from utils import checks
@@ -218,7 +228,8 @@ def test_toy_losses_check_accepts(d_loss, g_loss, verdicts):
     (_d_loss(lambda r, f: F.binary_cross_entropy(r, _ones(r)) + F.binary_cross_entropy(f, _zeros(f))),
      r"'saturating'\) : F\.binary_cross_entropy .*attend des probabilités.*with_logits"),
     (_d_loss(lambda r, f: (-torch.log(r) - torch.log(1 - f)).mean()),
-     r"renvoie nan : un logarithme.*scores.*bruts.*sigmoïde"),
+     r"dans la valeur renvoyée par discriminator_loss\(\.\.\., 'saturating'\) \(nan\).*NaN.*"
+     r"un logarithme.*scores.*bruts.*sigmoïde"),
     (_d_loss(lambda r, f: _bce(r, _zeros(r)) + _bce(f, _ones(f))), "les cibles sont inversées"),
     (_d_loss(lambda r, f: (torch.log(_sig(r)) + torch.log(1 - _sig(f))).mean()),
      r"le signe est inversé : c'est V = log D\(x\) \+ log\(1 − D\(G\(z\)\)\)"),
@@ -452,3 +463,96 @@ def test_toy_discriminator_tanh_in_forward_is_named_whatever_the_weights(seed):
     torch.manual_seed(seed)
     with pytest.raises(CheckError, match=r"restent dans \[-1, 1\].*tanh"):
         checks.check_toy_discriminator(ToyDiscriminator(out_fn=torch.tanh))
+
+
+# --- sorties NaN ou détachées, modèle rendu intact, entrées qui ne sont pas ce qu'on attend ---
+
+TOY_MODELS = [(checks.check_toy_generator, ToyGenerator), (checks.check_toy_discriminator, ToyDiscriminator)]
+
+
+@pytest.mark.parametrize("check, make", TOY_MODELS, ids=["generateur", "discriminateur"])
+@pytest.mark.parametrize("post", [lambda out: out * NAN, lambda out: torch.log(out - out)],
+                         ids=["nan", "log-de-0"])
+def test_toy_nan_or_infinite_output_is_refused(check, make, post):
+    # Avant : ✅ pour une sortie NaN (toute comparaison avec NaN est fausse), « aucune activation »
+    # pour une sortie -inf.
+    with pytest.raises(CheckError, match=r"^❌ Des NaN ou des infinis dans la sortie du (générateur|"
+                                         r"discriminateur).*division par zéro"):
+        check(Broken(make(), post))
+
+
+@pytest.mark.parametrize("check, make", TOY_MODELS, ids=["generateur", "discriminateur"])
+def test_toy_diverged_weights_are_named(check, make):
+    with pytest.raises(CheckError, match=r"Les poids du modèle en contiennent déjà.*divergé"):
+        check(diverged(make()))
+
+
+@pytest.mark.parametrize("check, make", TOY_MODELS, ids=["generateur", "discriminateur"])
+@pytest.mark.parametrize("broken", [lambda m: Broken(m, lambda out: out.detach()),
+                                    lambda m: Broken(m, no_grad=True)], ids=["detach", "no_grad"])
+def test_toy_detached_output_is_named(check, make, broken):
+    # Avant : RuntimeError: element 0 of tensors does not require grad.
+    with pytest.raises(CheckError, match=r"(Générateur|Discriminateur) : la sortie est détachée du graphe"):
+        check(broken(make()))
+
+
+@pytest.mark.parametrize("check, model, good", [
+    (checks.check_toy_generator, ToyGenerator(), True),
+    (checks.check_toy_generator, HardCodedGenerator(), False),          # échoue après la rétropropagation
+    (checks.check_toy_discriminator, ToyDiscriminator(), True),
+    (checks.check_toy_discriminator, HardCodedDiscriminator(), False),
+], ids=["generateur-juste", "generateur-faux", "discriminateur-juste", "discriminateur-faux"])
+def test_toy_model_checks_leave_the_model_untouched(check, model, good):
+    # Avant : les .grad de l'étudiant étaient effacés.
+    assert_check_leaves_model_untouched(check, model, good)
+
+
+def test_toy_model_of_another_dtype_is_refused_clearly():
+    with pytest.raises(CheckError, match=r"^❌ Le générateur a des poids de type torch\.float64"):
+        checks.check_toy_generator(ToyGenerator().double())
+
+
+@pytest.mark.parametrize("d_loss, g_loss, message", [
+    (toy_d_loss, lambda f, kind="non_saturating": toy_g_loss(f, kind) / 0.0 * 0.0,
+     r"dans la valeur renvoyée par generator_loss\(\.\.\., 'saturating'\) \(nan\).*un logarithme"),
+    (None, toy_g_loss, r"On attend la fonction discriminator_loss, reçu None"),
+    (toy_d_loss, toy_g_loss(torch.ones(2, 1)), r"On attend la fonction generator_loss, reçu un objet Tensor"),
+], ids=["nan", "none", "resultat"])
+def test_toy_losses_broken_functions(d_loss, g_loss, message):
+    with pytest.raises(CheckError, match=message):
+        checks.check_toy_losses(d_loss, g_loss)
+
+
+def _nan_loss_d(sample_real, generator, discriminator, opt_g, opt_d, z_dim, batch_size,
+                loss="non_saturating", d_steps=1):
+    """La perte de D vaut NaN (une division 0 / 0) : les poids de D deviennent NaN, sans erreur."""
+    def nan_d_loss(real_out, fake_out, kind):
+        return toy_d_loss(real_out, fake_out, kind) * (real_out - real_out).sum() / 0.0
+
+    for _ in range(d_steps):
+        real = sample_real(batch_size)
+        fake = generator(torch.randn(batch_size, z_dim))
+        opt_d.zero_grad()
+        loss_d = nan_d_loss(discriminator(real), discriminator(fake.detach()), loss)
+        loss_d.backward()
+        opt_d.step()
+    fake = generator(torch.randn(batch_size, z_dim))
+    opt_g.zero_grad()
+    loss_g = toy_g_loss(discriminator(fake), loss)
+    loss_g.backward()
+    opt_g.step()
+    return {"loss_d": loss_d.item(), "loss_g": loss_g.item()}
+
+
+@pytest.mark.parametrize("step, message", [
+    (_nan_loss_d, r"^❌ Des NaN ou des infinis dans les poids du discriminateur après train_step\(.*Le pas a "
+                  r"divergé"),
+    (lambda *a: {**toy_train_step(*a), "loss_g": float("inf")},
+     r"dans la valeur loss_g renvoyée par train_step\(.*\(inf\)"),
+    (None, r"On attend la fonction train_step, reçu None"),
+], ids=["perte-d-nan", "valeur-infinie", "none"])
+def test_toy_train_step_that_diverges_or_is_missing(step, message):
+    # Avant : « le discriminateur diffère de la référence (écart max nan) », « renvoyez
+    # loss_g.item() » ou TypeError: 'NoneType' object is not callable.
+    with pytest.raises(CheckError, match=message):
+        checks.check_toy_train_step(step)

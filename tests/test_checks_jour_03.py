@@ -5,7 +5,16 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import d_loss, g_loss, global_rng_untouched, train_step
+from helpers import (
+    NAN,
+    Broken,
+    assert_check_leaves_model_untouched,
+    d_loss,
+    diverged,
+    g_loss,
+    global_rng_untouched,
+    train_step,
+)
 from torch import nn
 
 from utils import checks
@@ -471,3 +480,75 @@ def test_handwritten_reshape_modules_pass(verdicts):
                                  z_dim=Z, base_channels=C1)
     checks.check_dcgan_discriminator(d_layers(nn.Dropout(0.3), Reshape(8 * 49), nn.Linear(8 * 49, 1)))
     assert len(verdicts()) == 2
+
+
+# --- sorties NaN ou détachées, modèle rendu intact, entrées qui ne sont pas ce qu'on attend ---
+
+def check_generator(model):
+    checks.check_dcgan_generator(model, z_dim=Z, base_channels=C1)
+
+
+DCGAN_MODELS = [(check_generator, make_generator), (checks.check_dcgan_discriminator, make_discriminator)]
+
+
+@pytest.mark.parametrize("check, make", DCGAN_MODELS, ids=["generateur", "discriminateur"])
+@pytest.mark.parametrize("post", [lambda out: out * NAN, lambda out: torch.log(out - out)],
+                         ids=["nan", "log-de-0"])
+def test_dcgan_nan_or_infinite_output_is_refused(check, make, post):
+    # Avant : ✅ pour le générateur dont la sortie est NaN ; « le Dropout doit s'éteindre en
+    # évaluation » ou une couche mal placée pour les autres.
+    with pytest.raises(CheckError, match=r"^❌ Des NaN ou des infinis dans la sortie du (générateur|"
+                                         r"discriminateur).*division par zéro"):
+        check(Broken(make(), post))
+
+
+@pytest.mark.parametrize("check, make", DCGAN_MODELS, ids=["generateur", "discriminateur"])
+def test_dcgan_diverged_weights_are_named(check, make):
+    with pytest.raises(CheckError, match=r"Les poids du modèle en contiennent déjà.*divergé"):
+        check(diverged(make()))
+
+
+@pytest.mark.parametrize("check, make", DCGAN_MODELS, ids=["generateur", "discriminateur"])
+@pytest.mark.parametrize("broken", [lambda m: Broken(m, lambda out: out.detach()),
+                                    lambda m: Broken(m, no_grad=True)], ids=["detach", "no_grad"])
+def test_dcgan_detached_output_is_named(check, make, broken):
+    # Avant : RuntimeError: element 0 of tensors does not require grad.
+    with pytest.raises(CheckError, match=r"(Générateur|Discriminateur) : la sortie est détachée du graphe"):
+        check(broken(make()))
+
+
+def test_dcgan_discriminator_returning_a_tuple_is_told_so():
+    # Avant : « En mode eval(), deux passages des mêmes images donnent des sorties différentes ».
+    with pytest.raises(CheckError, match=r"^❌ Le discriminateur doit renvoyer un tenseur, il renvoie tuple"):
+        checks.check_dcgan_discriminator(Broken(make_discriminator(), lambda out: (out, out)))
+
+
+@pytest.mark.parametrize("check, model, good", [
+    (check_generator, make_generator(), True),
+    (check_generator, make_generator(out_act=nn.Sigmoid()), False),        # après un passage en train
+    (checks.check_dcgan_discriminator, make_discriminator(), True),
+    (checks.check_dcgan_discriminator, make_discriminator(sigmoid=False), False),
+], ids=["generateur-juste", "generateur-faux", "discriminateur-juste", "discriminateur-faux"])
+def test_dcgan_model_checks_leave_the_model_untouched(check, model, good):
+    # Avant : running_mean, running_var et num_batches_tracked des BatchNorm modifiés, .grad effacés,
+    # mode train/eval remis seulement au niveau du modèle entier.
+    assert_check_leaves_model_untouched(check, model, good)
+
+
+def test_dcgan_model_of_another_dtype_is_refused_clearly():
+    with pytest.raises(CheckError, match=r"^❌ Le générateur a des poids de type torch\.float64"):
+        check_generator(make_generator().double())
+
+
+@pytest.mark.parametrize("check, fn, message", [
+    (checks.check_smoothed_discriminator_loss, lambda r, f, real_label=1.0: d_loss(r, f, real_label) * NAN,
+     r"dans la valeur renvoyée par discriminator_loss \(nan\)"),
+    (checks.check_smoothed_discriminator_loss, None, r"On attend la fonction discriminator_loss, reçu None"),
+    (checks.check_conv_transpose_size, conv_t_size(7, 4, 2, 1),
+     r"On attend la fonction conv_transpose_output_size, reçu un objet int"),
+    (checks.check_dcgan_train_step, lambda *a, **k: train_step(*a, **k, log_of_zero=True),
+     r"Les poids du discriminateur contiennent des NaN ou des infinis pendant le pas : le pas a divergé"),
+], ids=["perte-nan", "perte-none", "taille-resultat", "pas-diverge"])
+def test_dcgan_broken_functions_get_a_clear_message(check, fn, message):
+    with pytest.raises(CheckError, match=message):
+        check(fn)

@@ -4,7 +4,7 @@ du VAE acceptent la réponse du corrigé et rejettent chaque erreur typique."""
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import AutoEncoder
+from helpers import NAN, AutoEncoder, Broken, assert_check_leaves_model_untouched, diverged
 from torch import nn
 
 from utils import checks
@@ -262,3 +262,80 @@ def test_vae_loss_check_rejects(wrong, message):
     with pytest.raises(CheckError, match=message):
         checks.check_vae_loss(wrong)
 
+
+
+# --- sorties NaN ou détachées, modèle rendu intact, entrées qui ne sont pas ce qu'on attend ---
+
+def _broken_decoder(post=None, no_grad=False):
+    model = AutoEncoder()
+    model.decoder = Broken(model.decoder, post, no_grad)
+    return model
+
+
+@pytest.mark.parametrize("post", [lambda out: out * NAN, lambda out: torch.log(out - out)],
+                         ids=["nan", "log-de-0"])
+def test_autoencoder_nan_or_infinite_output_is_refused(post):
+    # Avant : « forward doit renvoyer self.decoder(self.encoder(x)) » ou « terminez le décodeur
+    # par nn.Sigmoid() ».
+    with pytest.raises(CheckError, match=r"^❌ Des NaN ou des infinis dans les images que rend "
+                                         r"model\.decoder.*division par zéro"):
+        checks.check_autoencoder(_broken_decoder(post))
+
+
+def test_autoencoder_diverged_weights_are_named():
+    with pytest.raises(CheckError, match=r"dans le code que rend model\.encoder.*Les poids du modèle en "
+                                         r"contiennent déjà.*divergé"):
+        checks.check_autoencoder(diverged(AutoEncoder()))
+
+
+@pytest.mark.parametrize("model", [_broken_decoder(lambda out: out.detach()), _broken_decoder(no_grad=True)],
+                         ids=["detach", "no_grad"])
+def test_autoencoder_detached_output_is_named(model):
+    # Avant : RuntimeError: element 0 of tensors does not require grad.
+    with pytest.raises(CheckError, match=r"^❌ Autoencodeur : la sortie est détachée du graphe"):
+        checks.check_autoencoder(model)
+
+
+class _WithUnusedLayer(AutoEncoder):
+    """Une couche créée dans __init__ mais jamais appelée : la vérification échoue à la rétropropagation."""
+
+    def __init__(self):
+        super().__init__()
+        self.unused = nn.Linear(2, 2)
+
+
+@pytest.mark.parametrize("model, good", [(AutoEncoder(), True), (_WithUnusedLayer(), False)],
+                         ids=["juste", "couche-inutilisee"])
+def test_autoencoder_check_leaves_the_model_untouched(model, good):
+    # Avant : les .grad de l'étudiant étaient effacés.
+    assert_check_leaves_model_untouched(checks.check_autoencoder, model, good)
+
+
+def test_autoencoder_of_another_dtype_is_refused_clearly():
+    with pytest.raises(CheckError, match=r"^❌ L'autoencodeur a des poids de type torch\.float64"):
+        checks.check_autoencoder(AutoEncoder().double())
+
+
+@pytest.mark.parametrize("fn, message", [
+    (lambda mu, logvar: reparameterize(mu, logvar) * NAN, r"^❌ Des NaN ou des infinis dans le z que renvoie "
+                                                          r"reparameterize"),
+    (lambda mu, logvar: mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, dtype=torch.float64),
+     r"reparameterize renvoie un tenseur de type torch\.float64, alors que mu est de type torch\.float32"),
+    (None, r"On attend la fonction reparameterize, reçu None"),
+], ids=["nan", "float64", "none"])
+def test_reparameterize_broken_answers(fn, message):
+    # Avant : « diffère ... (écart max nan), bien que la loi de z semble juste » ; pour float64,
+    # RuntimeError: Double did not match Float.
+    with pytest.raises(CheckError, match=message):
+        checks.check_reparameterize(fn)
+
+
+@pytest.mark.parametrize("fn, message", [
+    (lambda *args: tuple(v * NAN for v in vae_loss(*args)),
+     r"dans la valeur renvoyée par vae_loss \(terme total\) \(nan\)"),
+    (vae_loss(torch.full((1, 1, 28, 28), 0.5), torch.full((1, 1, 28, 28), 0.5), torch.zeros(1, 2),
+              torch.zeros(1, 2)), r"On attend la fonction vae_loss, reçu un objet tuple"),
+], ids=["nan", "resultat"])
+def test_vae_loss_broken_answers(fn, message):
+    with pytest.raises(CheckError, match=message):
+        checks.check_vae_loss(fn)

@@ -3,9 +3,14 @@
 * :class:`CheckError`, ``_fail`` et ``_ok`` : le verdict, ❌ levé ou ✅ imprimé ;
 * :func:`describe_difference` : l'écart entre deux tenseurs, en une phrase ;
 * ``_call`` : appelle le code de l'étudiant et traduit les erreurs de PyTorch
-  (``_ERROR_HINTS``) en conseils ;
+  (``_ERROR_HINTS``) en conseils ; ``_check_function`` refuse ce qui n'est pas une fonction ;
+* ``_check_finite`` : refuse une sortie qui contient des NaN ou des infinis (toute
+  comparaison avec NaN est fausse : sans lui, une sortie NaN passerait les tests de bornes) ;
+* ``_untouched`` : rend le modèle de l'étudiant tel qu'il l'a donné (poids, tampons des
+  BatchNorm, gradients, mode train/eval), même si la vérification échoue ;
 * des sondes de modèles (couches présentes, tailles d'une pile de
-  ``nn.Linear``, gradients qui arrivent bien à chaque paramètre) ;
+  ``nn.Linear``, gradients qui arrivent bien à chaque paramètre, ``_backward`` qui
+  rétropropage depuis une sortie de l'étudiant en traduisant ses erreurs) ;
 * des outils pour les pertes et les pas d'entraînement (entropie croisée de
   référence, scalaire dérivable, poids mis à plat, mise à jour des poids).
 
@@ -16,6 +21,10 @@ modules des jours les importent d'ici, mais ``utils.checks`` ne les réexporte p
 from __future__ import annotations
 
 import inspect
+import math
+import numbers
+from contextlib import contextmanager
+from itertools import chain
 
 import torch
 from torch import nn
@@ -139,6 +148,91 @@ _ERROR_HINTS = {
         "paramètre de la fonction, ou que la cellule qui la définit a été exécutée.",
 }
 
+_DTYPE_HINT = ("Deux tenseurs de types différents se rencontrent (Float = float32, Double = float64) : les "
+               "modèles et les données du cours sont en float32. Retirez le .double() ou le "
+               "dtype=torch.float64 (un tableau NumPy converti par torch.from_numpy reste en float64 : "
+               "ajoutez .float()).")
+_ERROR_HINTS.update(dict.fromkeys(
+    ("must have the same dtype", "to have the same dtype", "type (double)", "did not match Float",
+     "did not match Double", "expected scalar type"), _DTYPE_HINT))
+
+
+def _check_function(fn, name: str) -> None:
+    """Échoue si ``fn`` n'est pas une fonction qu'on peut appeler (None, une classe, un résultat)."""
+    __tracebackhide__ = True
+    if fn is None:
+        _fail(f"On attend la fonction {name}, reçu None : exécutez la cellule qui la définit, puis "
+              "passez la fonction elle-même, sans l'appeler (sans parenthèses ni arguments).")
+    if inspect.isclass(fn):
+        _fail(f"On attend la fonction {name}, reçu la classe {fn.__name__} : passez votre fonction "
+              f"{name} elle-même, sans l'appeler.")
+    if not callable(fn):
+        _fail(f"On attend la fonction {name}, reçu un objet {type(fn).__name__} (un résultat ?) : "
+              "passez la fonction elle-même, sans l'appeler (sans parenthèses ni arguments).")
+    if isinstance(fn, nn.Module) and any(True for _ in fn.parameters()):
+        _fail(f"On attend la fonction {name}, reçu un réseau ({type(fn).__name__}) : passez la "
+              f"fonction {name} que vous avez écrite.")
+
+
+def _int_arguments(**values) -> tuple[int, ...]:
+    """Les arguments entiers d'une vérification (``z_dim``, ``n_hidden``...), convertis en ``int``.
+
+    64.0, un entier NumPy ou un tenseur d'un seul entier sont acceptés ; le reste (une chaîne, 2.5,
+    0) échoue avec un message clair au lieu d'une erreur de ``torch.randn`` plus loin.
+    """
+    __tracebackhide__ = True
+    sizes = []
+    for name, value in values.items():
+        number = value.item() if isinstance(value, torch.Tensor) and value.numel() == 1 else value
+        if (isinstance(number, bool) or not isinstance(number, numbers.Real) or not math.isfinite(number)
+                or number != int(number) or number < 1):
+            _fail(f"L'argument {name} de la vérification doit être un entier positif (une taille), "
+                  f"reçu {value!r} : passez par exemple {name}=64.")
+        sizes.append(int(number))
+    return tuple(sizes)
+
+
+# --- sorties qui ne sont pas des nombres finis -----------------------------
+
+_NON_FINITE_CAUSES = ("D'habitude, ils viennent d'une division par zéro, d'un log de 0 (ou d'un nombre "
+                      "négatif), d'une racine carrée d'un nombre négatif, ou de poids qui ont déjà divergé.")
+
+# Des poids NaN après un pas d'entraînement de l'étudiant (jours 1 à 3).
+_STEP_DIVERGED = "Le pas a divergé : une perte a sans doute renvoyé NaN ou l'infini."
+
+
+def _diverged(model: nn.Module) -> list[str]:
+    """Les noms des poids et tampons du modèle qui contiennent des NaN ou des infinis."""
+    return [name for name, t in chain(model.named_parameters(), model.named_buffers())
+            if t.is_floating_point() and not torch.nn.parameter.is_lazy(t) and not torch.isfinite(t).all()]
+
+
+def _check_finite(value, what: str, model: nn.Module | None = None, hint: str = "") -> None:
+    """Échoue si ``value`` (un tenseur ou un nombre) contient des NaN ou des infinis.
+
+    Toute comparaison avec NaN est fausse : sans ce contrôle, une sortie NaN passerait des tests
+    de bornes (« dans [-1, 1] ») ou en ferait échouer d'autres pour une fausse raison.
+    ``what`` complète « dans » : « la sortie du générateur ». ``model`` : le réseau qui a produit
+    ``value``, pour dire si ses poids ont déjà divergé ; ``hint`` : la cause la plus probable
+    dans cet exercice, dite avant les causes habituelles.
+    """
+    __tracebackhide__ = True
+    values = torch.as_tensor(value).detach()
+    bad = ~torch.isfinite(values)
+    if not bad.any():
+        return
+    shown = str(values.item()) if values.numel() == 1 else f"{int(bad.sum())} valeurs sur {values.numel()}"
+    start = (f"Des NaN ou des infinis dans {what} ({shown}) : toute comparaison avec NaN est fausse, "
+             "la vérification ne peut rien en juger.")
+    diverged = _diverged(model) if model is not None else []
+    if diverged:
+        _fail(f"{start} Les poids du modèle en contiennent déjà ({', '.join(diverged[:3])}) : un "
+              "entraînement précédent a divergé. Recréez le modèle (réexécutez la cellule qui le "
+              "construit) avant de relancer la vérification ; si l'entraînement diverge encore, "
+              "baissez le taux d'apprentissage.")
+    _fail(f"{start} {hint + ' ' if hint else ''}{_NON_FINITE_CAUSES} Cherchez l'opération en cause "
+          "dans votre code.")
+
 
 # --- sondes des modèles ----------------------------------------------------
 
@@ -156,13 +250,18 @@ def _check_module(model, name: str):
     """Échoue si ``model`` n'est pas une instance de ``nn.Module`` qui a des paramètres."""
     __tracebackhide__ = True
     if inspect.isclass(model):
-        _fail(f"On attend une instance de {name}, pas la classe : passez {model.__name__}() "
+        _fail(f"On attend un modèle construit pour {name}, pas la classe : passez {model.__name__}() "
               f"(avec les parenthèses).")
     if not isinstance(model, nn.Module):
         _fail(f"On attend un modèle PyTorch (nn.Module) pour {name}, reçu : {type(model).__name__}.")
     if not any(True for _ in model.parameters()):
         _fail(f"{name} n'a aucun paramètre : avez-vous créé les couches dans __init__ "
               "et appelé super().__init__() ?")
+    dtypes = {p.dtype for p in model.parameters() if p.is_floating_point()} - {torch.get_default_dtype()}
+    if dtypes:
+        _fail(f"{name[0].upper()}{name[1:]} a des poids de type {', '.join(sorted(map(str, dtypes)))}, "
+              f"alors que les données du cours sont en {torch.get_default_dtype()} : retirez le "
+              ".double() (ou le .to(dtype=...)) qui a changé leur type.")
 
 
 def _sizes(layers: list[nn.Linear]) -> str:
@@ -253,11 +352,67 @@ def _source_text(fn) -> str:
         return ""
 
 
+@contextmanager
+def _untouched(model: nn.Module):
+    """Rend, à la sortie du bloc, le modèle de l'étudiant tel qu'il l'a donné, même si le bloc échoue.
+
+    Une vérification fait passer des lots (les BatchNorm mettent à jour leurs statistiques
+    courantes en mode train), rétropropage (les ``.grad``) et change de mode (``train``/``eval``) :
+    on sauvegarde les poids et tampons, les gradients et le mode de chaque sous-module, puis on les
+    remet. Les tenseurs sont retrouvés par leur nom : un tampon que ``forward`` remplace est remis lui aussi.
+    """
+    def tensors():
+        return {name: t for name, t in chain(model.named_parameters(), model.named_buffers())
+                if not torch.nn.parameter.is_lazy(t)}
+
+    values = {name: t.detach().clone() for name, t in tensors().items()}
+    grads = {name: None if p.grad is None else p.grad.detach().clone() for name, p in model.named_parameters()}
+    modes = [(m, m.training) for m in model.modules()]
+    try:
+        yield model
+    finally:
+        current = tensors()
+        with torch.no_grad():  # seulement ce qui a changé : un graphe déjà construit reste valable
+            for name, value in values.items():
+                if name in current and current[name].shape == value.shape and not torch.equal(
+                        current[name], value):
+                    current[name].copy_(value)
+        for name, p in model.named_parameters():
+            if name in grads:
+                p.grad = grads[name]
+        for module, training in modes:
+            module.training = training
+
+
+def _backward(value: torch.Tensor, what: str, where: str = "dans votre code") -> None:
+    """Rétropropage depuis ``value``, calculé par le code de l'étudiant, en traduisant les erreurs.
+
+    ``what`` nomme ce qui l'a calculé (« Générateur », « vae_loss ») ; ``where`` dit où chercher
+    ce qui coupe le graphe.
+    """
+    __tracebackhide__ = True
+    if not value.requires_grad:
+        _fail(f"{what} : la sortie est détachée du graphe de calcul, aucun gradient ne peut donc "
+              "remonter jusqu'aux poids (l'entraînement ne les changerait pas). Cherchez "
+              f"{where} ce qui coupe le graphe : .detach(), with torch.no_grad(), .item(), .numpy() "
+              "ou torch.tensor(...) sur un résultat (ou des paramètres gelés par requires_grad=False).")
+
+    def explain(error):
+        if "modified by an inplace operation" in str(error):
+            return ("Une opération en place (x += ..., x.add_(...), x[...] = ..., une activation "
+                    "inplace=True) modifie un tenseur dont le calcul du gradient a encore besoin : "
+                    "écrivez x = x + ... au lieu de x += ..., ou retirez inplace=True.")
+        return None
+
+    _call(value.backward, what=f"{what} : la rétropropagation (.backward())", explain=explain)
+
+
 def _check_gradients(model, output, name: str):
-    """Rétropropage depuis ``output`` : échoue si un paramètre ne reçoit aucun gradient."""
+    """Rétropropage depuis ``output`` : échoue si la sortie est détachée ou si un paramètre ne
+    reçoit aucun gradient."""
     __tracebackhide__ = True
     model.zero_grad(set_to_none=True)
-    output.float().mean().backward()
+    _backward(output.float().mean(), name, "dans forward")
     dead = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
     if dead:
         _fail(f"{name} : aucun gradient n'arrive aux paramètres {', '.join(dead[:4])}. Une couche "
@@ -273,9 +428,15 @@ def _bce(p: torch.Tensor, target: float) -> torch.Tensor:
     return nn.functional.binary_cross_entropy(p, torch.full_like(p, target))
 
 
-def _as_scalar(value, what: str) -> torch.Tensor:
-    """Échoue si une perte n'est pas un tenseur scalaire dérivable ; le renvoie de forme ()."""
+def _as_scalar(value, what: str, hint: str = "") -> torch.Tensor:
+    """Échoue si une perte n'est pas un tenseur scalaire, fini et dérivable ; le renvoie de forme ().
+
+    ``hint`` : la cause la plus probable d'un NaN dans cet exercice (voir :func:`_check_finite`).
+    """
     __tracebackhide__ = True
+    if isinstance(value, (tuple, list)):
+        _fail(f"{what} doit renvoyer un seul tenseur, la perte ; il renvoie un {type(value).__name__} de "
+              f"{len(value)} éléments. Renvoyez seulement la perte (une virgule en trop après return ?).")
     if not isinstance(value, torch.Tensor):
         _fail(f"{what} doit renvoyer un tenseur PyTorch (pour pouvoir appeler .backward()), "
               f"il renvoie {type(value).__name__}. N'utilisez pas .item() ni numpy dans la perte.")
@@ -283,6 +444,7 @@ def _as_scalar(value, what: str) -> torch.Tensor:
         _fail(f"{what} doit renvoyer un scalaire (la moyenne sur le mini-lot), reçu un tenseur de "
               f"forme {tuple(value.shape)}. Prenez la moyenne (reduction='mean', le défaut de nn.BCELoss, "
               "ou .mean() si vous écrivez les log à la main).")
+    _check_finite(value, f"la valeur renvoyée par {what}", hint=hint)
     if not value.requires_grad:
         _fail(f"{what} a coupé le graphe de calcul : le résultat n'a pas de gradient. "
               "N'utilisez ni .detach(), ni .item(), ni torch.tensor(...) sur les probabilités.")

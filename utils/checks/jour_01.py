@@ -25,17 +25,24 @@ from torch import nn
 
 from ..gan import generator_loss, train_step
 from .core import (
+    _NON_FINITE_CAUSES,
+    _STEP_DIVERGED,
     _as_scalar,
+    _backward,
     _bce,
     _call,
     _check_argument_order,
+    _check_finite,
+    _check_function,
     _check_gradients,
     _check_linear_stack,
     _check_module,
     _check_update,
+    _diverged,
     _fail,
     _forward_trace,
     _has,
+    _int_arguments,
     _layer_groups,
     _linear_layers,
     _names,
@@ -43,6 +50,7 @@ from .core import (
     _params,
     _sizes,
     _source_text,
+    _untouched,
     describe_difference,
 )
 
@@ -156,16 +164,16 @@ def check_discriminator(discriminator: nn.Module, n_hidden: int = 3) -> None:
     """
     __tracebackhide__ = True
     _check_module(discriminator, "le discriminateur")
+    (n_hidden,) = _int_arguments(n_hidden=n_hidden)
     sizes = _check_linear_stack(discriminator, "Discriminateur", 784, 1, n_hidden + 1)
     for kind, hint in ((nn.LeakyReLU, "nn.LeakyReLU(0.2) après chaque couche cachée"),
                        (nn.Dropout, "nn.Dropout(dropout) après chaque activation cachée")):
         if not _has(discriminator, kind):
             _fail(f"Discriminateur : aucune couche {kind.__name__} trouvée. Ajoutez {hint}.")
-    with torch.random.fork_rng():
+    with torch.random.fork_rng(), _untouched(discriminator):
         torch.manual_seed(0)
         device = next(discriminator.parameters()).device
         x = (torch.rand(16, 1, 28, 28) * 2 - 1).to(device)
-        was_training = discriminator.training
         discriminator.train()
         out, calls = _call(_forward_trace, discriminator, x,
                            what="Le discriminateur appliqué à un lot (16, 1, 28, 28)")
@@ -181,10 +189,12 @@ def check_discriminator(discriminator: nn.Module, n_hidden: int = 3) -> None:
                 hint = " La dernière couche doit être nn.Linear(..., 1)."
             _fail(f"Sortie du discriminateur : forme (16, 1) attendue pour 16 images, "
                   f"reçue {tuple(out.shape)}.{hint}")
+        _check_finite(out, "la sortie du discriminateur", discriminator)
         _check_discriminator_layers(calls)
         _check_slopes(calls, "Discriminateur")
         with torch.no_grad():  # entrées extrêmes : seule une sigmoïde reste dans [0, 1]
-            extreme = discriminator(torch.cat([x * 100, -x * 100]))
+            extreme = _call(discriminator, torch.cat([x * 100, -x * 100]),
+                            what="Le discriminateur appliqué à un lot (32, 1, 28, 28)")
         lo = min(out.min().item(), extreme.min().item())
         hi = max(out.max().item(), extreme.max().item())
         if not (0 <= lo and hi <= 1 and 0 < out.min().item() and out.max().item() < 1):
@@ -199,7 +209,6 @@ def check_discriminator(discriminator: nn.Module, n_hidden: int = 3) -> None:
             again = discriminator(x)
             discriminator.eval()
             eval_a, eval_b = discriminator(x), discriminator(x)
-        discriminator.train(was_training)
         if torch.equal(out.detach(), again):
             _fail("Discriminateur : en mode entraînement, deux passages du même lot donnent la même "
                   "sortie ; le Dropout n'est pas appliqué dans forward.")
@@ -277,6 +286,7 @@ def check_generator(generator: nn.Module, z_dim: int = 64, n_hidden: int = 3) ->
     """
     __tracebackhide__ = True
     _check_module(generator, "le générateur")
+    z_dim, n_hidden = _int_arguments(z_dim=z_dim, n_hidden=n_hidden)
     sizes = _check_linear_stack(generator, "Générateur", z_dim, 784, n_hidden + 1)
     if not _has(generator, nn.LeakyReLU):
         _fail("Générateur : aucune couche LeakyReLU trouvée. Ajoutez nn.LeakyReLU(0.2) après "
@@ -288,11 +298,10 @@ def check_generator(generator: nn.Module, z_dim: int = 64, n_hidden: int = 3) ->
     if _has(generator, nn.Dropout):
         _fail("Générateur : il contient un nn.Dropout. Le Dropout est pour le discriminateur ; retirez-le "
               "du générateur (Linear → BatchNorm1d → LeakyReLU, sans Dropout).")
-    with torch.random.fork_rng():
+    with torch.random.fork_rng(), _untouched(generator):
         torch.manual_seed(0)
         device = next(generator.parameters()).device
         z = torch.randn(16, z_dim).to(device)
-        was_training = generator.training
         generator.train()
         out, calls = _call(_forward_trace, generator, z,
                            what=f"Le générateur appliqué à un bruit (16, {z_dim})")
@@ -303,6 +312,7 @@ def check_generator(generator: nn.Module, z_dim: int = 64, n_hidden: int = 3) ->
                     "x.view(-1, 1, 28, 28)." if tuple(out.shape) in ((16, 784), (16, 28, 28)) else "")
             _fail(f"Sortie du générateur : forme (16, 1, 28, 28) attendue pour 16 bruits, "
                   f"reçue {tuple(out.shape)}.{hint}")
+        _check_finite(out, "la sortie du générateur", generator)
         lo, hi = out.min().item(), out.max().item()
         if lo < -1 or hi > 1:
             _fail(f"Le générateur doit produire des pixels dans [-1, 1] (comme les images réelles "
@@ -328,7 +338,6 @@ def check_generator(generator: nn.Module, z_dim: int = 64, n_hidden: int = 3) ->
             _fail("Le générateur donne la même image pour des bruits différents : la sortie ne "
                   "dépend pas de z.")
         _check_gradients(generator, out, "Générateur")
-        generator.train(was_training)
         _check_generator_arguments(generator, n_hidden)
     _ok(f"Générateur correct : couches {sizes}, LeakyReLU, sortie tanh de forme (N, 1, 28, 28).")
 
@@ -382,6 +391,7 @@ def _discriminator_loss_value(loss_fn) -> tuple[float, str]:
     Partagée avec le jour 3, qui vérifie ensuite le lissage des étiquettes.
     """
     __tracebackhide__ = True
+    _check_function(loss_fn, "discriminator_loss")
     d_real, d_fake = _loss_probe()
     got = _as_scalar(_call(loss_fn, d_real, d_fake, what="discriminator_loss(d_real, d_fake)",
                            explain=_loss_hints),
@@ -423,7 +433,7 @@ def _discriminator_loss_value(loss_fn) -> tuple[float, str]:
         _fail(f"discriminator_loss renvoie {value:.4f} au lieu de {reference} "
               f"(écart {value - expected.item():+.4f}). Rappel : BCE(d_real, 1) + BCE(d_fake, 0), "
               "avec nn.BCELoss() et des cibles torch.ones_like / torch.zeros_like.")
-    got.backward()
+    _backward(got, "discriminator_loss")
     lost = [term for term, p in (("des images réelles, BCE(d_real, 1)", d_real),
                                  ("des images générées, BCE(d_fake, 0)", d_fake)) if p.grad is None]
     if len(lost) == 2:
@@ -453,6 +463,7 @@ def check_discriminator_loss(loss_fn) -> None:
 def check_generator_loss(loss_fn) -> None:
     """Vérifie ``generator_loss(d_fake)``, la perte non saturante : BCE(D(G(z)), 1) = -log D(G(z))."""
     __tracebackhide__ = True
+    _check_function(loss_fn, "generator_loss")
     _, d_fake = _loss_probe()
     got = _as_scalar(_call(loss_fn, d_fake, what="generator_loss(d_fake)", explain=_loss_hints),
                      "generator_loss")
@@ -485,7 +496,7 @@ def check_generator_loss(loss_fn) -> None:
         }
     value = got.item()
     if math.isclose(value, expected.item(), rel_tol=1e-4, abs_tol=1e-6):
-        got.backward()
+        _backward(got, "generator_loss")
         if d_fake.grad is None:
             _fail("generator_loss : la valeur est juste, mais aucun gradient ne remonte vers d_fake : un "
                   ".item() ou un .detach() le sort du graphe de calcul, et loss_g.backward() n'atteindrait "
@@ -696,6 +707,18 @@ def _check_call_sequence(events: list, d_steps: int) -> None:
         start = i + 1
 
 
+def _explain_divergence(**models) -> str | None:
+    """Si un réseau du pas a des poids NaN ou infinis, le conseil qui le dit (l'erreur qui a suivi,
+    comme le refus de nn.BCELoss devant une sortie NaN, n'en est que la conséquence) ; sinon None."""
+    names = {"d": "du discriminateur", "g": "du générateur"}
+    diverged = [names[who] for who, model in models.items() if _diverged(model)]
+    if not diverged:
+        return None
+    return (f"Les poids {' et '.join(diverged)} contiennent des NaN ou des infinis pendant le pas : le "
+            "pas a divergé, et l'erreur ci-dessus n'en est que la conséquence (nn.BCELoss refuse une "
+            f"sortie NaN). Une perte a sans doute renvoyé NaN ou l'infini. {_NON_FINITE_CAUSES}")
+
+
 def _explain_step_error(events: list, error) -> str | None:
     """Un conseil pour une erreur levée pendant le pas, d'après ce que le journal a noté avant elle."""
     text = str(error)
@@ -749,6 +772,7 @@ def _train_step_outcomes(train_step, **options) -> dict:
     placé, un ``step`` du mauvais optimiseur ou un ``detach`` oublié sont dits avant tout écart de poids.
     """
     __tracebackhide__ = True
+    _check_function(train_step, "train_step")
     _check_argument_order(train_step, ["real", "generator", "discriminator", "opt_g", "opt_d", "z_dim",
                                        "real_label", "d_steps"], "train_step")
     events = []
@@ -763,7 +787,8 @@ def _train_step_outcomes(train_step, **options) -> dict:
             result = _call(train_step, real, g, d, _RecordingOptimizer(opt_g, "g", events),
                            _RecordingOptimizer(opt_d, "d", events), _PROBE_Z_DIM, **options,
                            what=_train_step_call(options),
-                           explain=lambda error: _explain_step_error(events, error))
+                           explain=lambda error: (_explain_divergence(g=g, d=d)
+                                                  or _explain_step_error(events, error)))
         finally:
             for handle in handles:
                 handle.remove()
@@ -778,6 +803,9 @@ def _train_step_outcomes(train_step, **options) -> dict:
                            what=_train_step_call(options))
         _, _, (g_nozero, d_nozero) = _run_variant(_reference_step, zero_grad=False, **options)
     _check_call_sequence(events, options.get("d_steps", 1))
+    for who, model in (("discriminateur", d), ("générateur", g)):
+        _check_finite(_params(model), f"les poids du {who} après un appel à train_step",
+                      hint=_STEP_DIVERGED)
     return {"result": result, "expected": expected, "expected2": expected2, "before": before,
             "g_new": _params(g), "d_new": _params(d), "g_ref": g_ref, "g_ref2": g_ref2, "d_ref": d_ref,
             "g_nozero": g_nozero, "d_nozero": d_nozero, "options": options}
@@ -797,6 +825,8 @@ def _check_returned_values(result) -> None:
     if not_float:
         _fail(f"Les valeurs {not_float} doivent être des nombres Python (float) : utilisez .item(), "
               "sinon l'historique garde en mémoire tout le graphe de calcul.")
+    for key in ("loss_d", "loss_g", "d_real", "d_fake"):
+        _check_finite(result[key], f"la valeur {key} renvoyée par train_step")
 
 
 def _d_step_variant(real, generator, discriminator, opt_g, opt_d, z_dim, real_label=1.0, d_steps=1,

@@ -22,17 +22,22 @@ import torch
 from torch import nn
 
 from .core import (
+    _STEP_DIVERGED,
     _as_scalar,
     _call,
     _check_argument_order,
+    _check_finite,
+    _check_function,
     _check_gradients,
     _check_linear_stack,
     _check_module,
     _fail,
+    _int_arguments,
     _linear_layers,
     _ok,
     _params,
     _sizes,
+    _untouched,
     describe_difference,
 )
 
@@ -189,8 +194,9 @@ def check_toy_generator(generator: nn.Module, z_dim: int = 2, n_hidden: int = 2)
     """
     __tracebackhide__ = True
     _check_module(generator, "le générateur")
+    z_dim, n_hidden = _int_arguments(z_dim=z_dim, n_hidden=n_hidden)
     sizes = _check_linear_stack(generator, "Générateur", z_dim, 2, n_hidden + 1)
-    with torch.random.fork_rng():
+    with torch.random.fork_rng(), _untouched(generator):
         torch.manual_seed(0)
         device = next(generator.parameters()).device
         z = torch.randn(64, z_dim).to(device)
@@ -199,6 +205,7 @@ def check_toy_generator(generator: nn.Module, z_dim: int = 2, n_hidden: int = 2)
         if not isinstance(out, torch.Tensor) or tuple(out.shape) != (64, 2):
             shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
             _fail(f"Sortie du générateur : forme (64, 2) attendue pour 64 bruits, reçue {shape}.")
+        _check_finite(out, "la sortie du générateur", generator)
         output_hint = ("La sortie doit rester sans activation : un point du plan peut être "
                        "n'importe où, alors qu'une tanh ou une sigmoïde l'enferme dans un carré et "
                        "qu'une ReLU interdit les coordonnées négatives (l'anneau a un rayon de 2).")
@@ -248,8 +255,9 @@ def check_toy_discriminator(discriminator: nn.Module, n_hidden: int = 2) -> None
     """
     __tracebackhide__ = True
     _check_module(discriminator, "le discriminateur")
+    (n_hidden,) = _int_arguments(n_hidden=n_hidden)
     sizes = _check_linear_stack(discriminator, "Discriminateur", 2, 1, n_hidden + 1)
-    with torch.random.fork_rng():
+    with torch.random.fork_rng(), _untouched(discriminator):
         torch.manual_seed(0)
         device = next(discriminator.parameters()).device
         x = (torch.randn(64, 2) * 2).to(device)
@@ -258,6 +266,7 @@ def check_toy_discriminator(discriminator: nn.Module, n_hidden: int = 2) -> None
         if not isinstance(out, torch.Tensor) or tuple(out.shape) != (64, 1):
             shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
             _fail(f"Sortie du discriminateur : forme (64, 1) attendue pour 64 points, reçue {shape}.")
+        _check_finite(out, "la sortie du discriminateur", discriminator)
         output_hint = ("Au jour 2, D renvoie un score brut (logit), un réel quelconque, positif ou "
                        "négatif : pas d'activation après la dernière nn.Linear, la sigmoïde est "
                        "appliquée dans la perte.")
@@ -327,15 +336,16 @@ def _diagnose(got: float, expected: float, wrong: dict, what: str, where: str) -
     __tracebackhide__ = True
     if math.isclose(got, expected, rel_tol=1e-4, abs_tol=1e-6):
         return
-    if not math.isfinite(got):
-        _fail(f"{what} renvoie {got} : un logarithme reçoit un nombre négatif ou nul. Les scores "
-              "que reçoit la perte sont bruts, pas des probabilités : passez par la sigmoïde "
-              "(F.binary_cross_entropy_with_logits, F.softplus ou F.logsigmoid) avant le log.")
     reason = next((r for r, v in wrong.items()
                    if math.isfinite(v) and math.isclose(got, v, rel_tol=1e-4, abs_tol=1e-6)),
                   f"relisez la formule de {where} dans le tableau de l'énoncé")
     _fail(f"{what} renvoie {got:.4f} au lieu de {expected:.4f} : {reason}.")
 
+
+# Un NaN dans une perte du jour 2 : la cause la plus probable (voir core._check_finite).
+_LOG_OF_SCORE = ("Ici, un logarithme reçoit sans doute un nombre négatif ou nul : les scores que reçoit "
+                 "la perte sont bruts, pas des probabilités ; passez par la sigmoïde "
+                 "(F.binary_cross_entropy_with_logits, F.softplus ou F.logsigmoid) avant le log.")
 
 _NO_SIGMOID = ("le log est pris sur le score brut, comme si c'était une probabilité : D = "
                "sigmoïde(s), passez par F.binary_cross_entropy_with_logits, F.softplus ou "
@@ -453,12 +463,14 @@ def check_toy_losses(discriminator_loss, generator_loss) -> None:
     mauvaise branche de ``kind``) pour dire laquelle c'est.
     """
     __tracebackhide__ = True
+    _check_function(discriminator_loss, "discriminator_loss")
+    _check_function(generator_loss, "generator_loss")
     lines = []
     for kind in TOY_LOSSES:
         real_out, fake_out = _toy_probe()
         what = f"discriminator_loss(real_out, fake_out, {kind!r})"
         got = _as_scalar(_call_loss(discriminator_loss, real_out, fake_out, kind, what=what),
-                         f"discriminator_loss(..., {kind!r})")
+                         f"discriminator_loss(..., {kind!r})", hint=_LOG_OF_SCORE)
         with torch.no_grad():
             expected = _toy_d_loss(real_out, fake_out, kind).item()
             wrong = {r: float(v) for r, v in
@@ -467,7 +479,7 @@ def check_toy_losses(discriminator_loss, generator_loss) -> None:
                   "la perte de D")
         what = f"generator_loss(fake_out, {kind!r})"
         got_g = _as_scalar(_call_loss(generator_loss, fake_out, kind, what=what),
-                           f"generator_loss(..., {kind!r})")
+                           f"generator_loss(..., {kind!r})", hint=_LOG_OF_SCORE)
         with torch.no_grad():
             expected_g = _toy_g_loss(fake_out, kind).item()
             wrong_g = {r: float(v) for r, v in _g_loss_mistakes(fake_out, kind, expected_g).items()}
@@ -717,6 +729,7 @@ def check_toy_train_step(train_step) -> None:
     (``_TRAIN_STEP_MISTAKES``) pour dire laquelle c'est.
     """
     __tracebackhide__ = True
+    _check_function(train_step, "train_step")
     _check_argument_order(train_step, ["sample_real", "generator", "discriminator", "opt_g", "opt_d",
                                        "z_dim", "batch_size", "loss", "d_steps"], "train_step")
 
@@ -747,6 +760,10 @@ def check_toy_train_step(train_step) -> None:
                   f"reçu : {result!r:.80}.")
         if not all(isinstance(result[k], float) for k in ("loss_d", "loss_g")):
             _fail("Les valeurs renvoyées doivent être des nombres Python (float) : utilisez .item().")
+        for who, weights in (("discriminateur", d_new), ("générateur", g_new)):
+            _check_finite(weights, f"les poids du {who} après {call}", hint=_STEP_DIVERGED)
+        for key in ("loss_d", "loss_g"):
+            _check_finite(result[key], f"la valeur {key} renvoyée par {call}")
         if not calls:
             _fail(f"{prefix}sample_real n'est jamais appelée. Les vrais points viennent de la "
                   "fonction reçue en argument : real = sample_real(batch_size), à chaque pas de D "

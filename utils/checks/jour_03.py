@@ -33,14 +33,18 @@ from .core import (
     _bce,
     _call,
     _check_argument_order,
+    _check_finite,
+    _check_function,
     _check_gradients,
     _check_module,
     _check_update,
     _fail,
+    _int_arguments,
     _layer_counts,
     _linear_layers,
     _ok,
     _sizes,
+    _untouched,
 )
 from .jour_01 import (
     _check_returned_values,
@@ -114,6 +118,7 @@ def check_conv_transpose_size(fn) -> None:
     entrée carrée, soit (size - 1) · stride - 2 · padding + kernel + output_padding.
     """
     __tracebackhide__ = True
+    _check_function(fn, "conv_transpose_output_size")
     _check_argument_order(fn, ["size", "kernel", "stride", "padding", "output_padding"],
                           "conv_transpose_output_size")
     try:
@@ -393,6 +398,7 @@ def check_dcgan_generator(generator: nn.Module, z_dim: int = 256, base_channels:
     """
     __tracebackhide__ = True
     _check_module(generator, "le générateur")
+    z_dim, base_channels = _int_arguments(z_dim=z_dim, base_channels=base_channels)
     linears = _linear_layers(generator)
     if not linears or linears[0].in_features != z_dim or linears[0].out_features != base_channels * 49:
         _fail(f"Le générateur doit commencer par nn.Linear({z_dim}, {base_channels} * 7 * 7), soit "
@@ -402,38 +408,35 @@ def check_dcgan_generator(generator: nn.Module, z_dim: int = 256, base_channels:
     if counts["ConvTranspose2d"] < 2:
         _fail(f"Il faut au moins deux nn.ConvTranspose2d (7 → 14, puis 14 → 28) ; trouvées : "
               f"{counts['ConvTranspose2d']}.")
-    was_training = generator.training
-    with torch.random.fork_rng():
+    with torch.random.fork_rng(), _untouched(generator):
         torch.manual_seed(0)
         device = next(generator.parameters()).device
         z = torch.randn(8, z_dim).to(device)
         generator.train()
-        try:
-            out, calls, crash = _run_traced(generator, z, f"Le générateur appliqué à un bruit (8, {z_dim})")
-            _check_kernels(calls)
-            if crash:
-                _fail(crash)
-            if out is None:
-                _fail("Le générateur ne renvoie rien : forward doit se terminer par return self.net(z).")
-            if not isinstance(out, torch.Tensor):
-                _fail(f"Le générateur doit renvoyer un tenseur, il renvoie {type(out).__name__}.")
-            _check_generator_layout(calls, out, base_channels)
-            if tuple(out.shape) != (8, 1, 28, 28):
-                _fail(f"Sortie du générateur : forme (8, 1, 28, 28) attendue pour 8 bruits, reçue "
-                      f"{tuple(out.shape)}. Tailles des images : 7×7, puis {_convt_path(calls)}. Avec "
-                      "kernel_size=4, stride=2, padding=1, chaque convolution transposée double la "
-                      "taille, 7 → 14 → 28 (exercice 1).")
-            with torch.no_grad():
-                far = generator(z * 100)
-            if far.min() < -1 - 1e-6 or far.max() > 1 + 1e-6:
-                _fail("Les pixels générés doivent être dans [-1, 1], comme les vraies images : la "
-                      "dernière couche du générateur est nn.Tanh().")
-            if torch.allclose(out[0], out[1:], atol=1e-6):
-                _fail("Le générateur dessine la même image pour des bruits différents : la sortie ne "
-                      "dépend pas de z.")
-            _check_gradients(generator, out, "Générateur")
-        finally:
-            generator.train(was_training)
+        out, calls, crash = _run_traced(generator, z, f"Le générateur appliqué à un bruit (8, {z_dim})")
+        _check_kernels(calls)
+        if crash:
+            _fail(crash)
+        if out is None:
+            _fail("Le générateur ne renvoie rien : forward doit se terminer par return self.net(z).")
+        if not isinstance(out, torch.Tensor):
+            _fail(f"Le générateur doit renvoyer un tenseur, il renvoie {type(out).__name__}.")
+        _check_finite(out, "la sortie du générateur", generator)
+        _check_generator_layout(calls, out, base_channels)
+        if tuple(out.shape) != (8, 1, 28, 28):
+            _fail(f"Sortie du générateur : forme (8, 1, 28, 28) attendue pour 8 bruits, reçue "
+                  f"{tuple(out.shape)}. Tailles des images : 7×7, puis {_convt_path(calls)}. Avec "
+                  "kernel_size=4, stride=2, padding=1, chaque convolution transposée double la "
+                  "taille, 7 → 14 → 28 (exercice 1).")
+        with torch.no_grad():
+            far = generator(z * 100)
+        if far.min() < -1 - 1e-6 or far.max() > 1 + 1e-6:
+            _fail("Les pixels générés doivent être dans [-1, 1], comme les vraies images : la "
+                  "dernière couche du générateur est nn.Tanh().")
+        if torch.allclose(out[0], out[1:], atol=1e-6):
+            _fail("Le générateur dessine la même image pour des bruits différents : la sortie ne "
+                  "dépend pas de z.")
+        _check_gradients(generator, out, "Générateur")
     n_conv = counts["ConvTranspose2d"]
     _ok(f"Générateur DCGAN correct : Linear {z_dim} → {base_channels}×7×7, {n_conv} convolutions "
         "transposées avec BatchNorm et LeakyReLU, sortie tanh (N, 1, 28, 28).")
@@ -527,47 +530,47 @@ def check_dcgan_discriminator(discriminator: nn.Module, dropout: float = 0.3) ->
         _fail(f"Il faut au moins deux nn.Conv2d (28 → 14 → 7) ; trouvées : {counts['Conv2d']}.")
     if counts["Dropout"] == 0:
         _fail("Aucun nn.Dropout : la recette place un Dropout avant nn.Flatten().")
-    was_training = discriminator.training
-    with torch.random.fork_rng():
+    with torch.random.fork_rng(), _untouched(discriminator):
         torch.manual_seed(0)
         device = next(discriminator.parameters()).device
         x = (torch.rand(8, 1, 28, 28) * 2 - 1).to(device)
-        try:
-            discriminator.eval()  # le Dropout s'efface : on peut comparer les calculs couche à couche
-            with torch.no_grad():
-                out, calls, crash = _run_traced(discriminator, x,
-                                                "Le discriminateur appliqué à 8 images (8, 1, 28, 28)")
-            _discriminator_sizes(calls)
-            if crash:
-                _fail(crash)
-            if out is None:
-                _fail("Le discriminateur ne renvoie rien : forward doit se terminer par return self.net(x).")
-            with torch.no_grad():
-                calm = discriminator(x)
-            if not isinstance(out, torch.Tensor) or not torch.equal(out, calm):
-                _fail("En mode eval(), deux passages des mêmes images donnent des sorties différentes : le "
-                      "Dropout doit s'éteindre en évaluation. Utilisez le module nn.Dropout(dropout) (pas "
-                      "F.dropout, qui reste actif par défaut).")
-            _check_discriminator_layout(calls, out, dropout)
-            discriminator.train()
-            out = _call(discriminator, x, what="Le discriminateur appliqué à 8 images (8, 1, 28, 28)")
-            if not isinstance(out, torch.Tensor) or tuple(out.shape) != (8, 1):
-                shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-                _fail(f"Sortie du discriminateur : forme (8, 1) attendue pour 8 images, reçue {shape}. "
-                      "Après les convolutions, nn.Flatten() puis nn.Linear(canaux * 7 * 7, 1).")
-            if out.min() <= 0 or out.max() >= 1:
-                _fail("Les sorties du discriminateur doivent être des probabilités dans ]0, 1[.")
-            with torch.no_grad():
-                noisy = [discriminator(x) for _ in range(2)]
-                discriminator.eval()
-                calm = [discriminator(x) for _ in range(2)]
-            discriminator.train()
-            if torch.equal(noisy[0], noisy[1]) or not torch.equal(calm[0], calm[1]):
-                _fail("Le Dropout devrait changer la sortie d'un appel à l'autre en mode train(), et plus "
-                      "du tout en mode eval() : utilisez nn.Dropout (pas F.dropout avec training=True).")
-            _check_gradients(discriminator, out, "Discriminateur")
-        finally:
-            discriminator.train(was_training)
+        discriminator.eval()  # le Dropout s'efface : on peut comparer les calculs couche à couche
+        with torch.no_grad():
+            out, calls, crash = _run_traced(discriminator, x,
+                                            "Le discriminateur appliqué à 8 images (8, 1, 28, 28)")
+        _discriminator_sizes(calls)
+        if crash:
+            _fail(crash)
+        if out is None:
+            _fail("Le discriminateur ne renvoie rien : forward doit se terminer par return self.net(x).")
+        if not isinstance(out, torch.Tensor):
+            _fail(f"Le discriminateur doit renvoyer un tenseur, il renvoie {type(out).__name__}.")
+        _check_finite(out, "la sortie du discriminateur", discriminator)
+        with torch.no_grad():
+            calm = discriminator(x)
+        if not torch.equal(out, calm):
+            _fail("En mode eval(), deux passages des mêmes images donnent des sorties différentes : le "
+                  "Dropout doit s'éteindre en évaluation. Utilisez le module nn.Dropout(dropout) (pas "
+                  "F.dropout, qui reste actif par défaut).")
+        _check_discriminator_layout(calls, out, dropout)
+        discriminator.train()
+        out = _call(discriminator, x, what="Le discriminateur appliqué à 8 images (8, 1, 28, 28)")
+        if not isinstance(out, torch.Tensor) or tuple(out.shape) != (8, 1):
+            shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+            _fail(f"Sortie du discriminateur : forme (8, 1) attendue pour 8 images, reçue {shape}. "
+                  "Après les convolutions, nn.Flatten() puis nn.Linear(canaux * 7 * 7, 1).")
+        _check_finite(out, "la sortie du discriminateur en mode train()", discriminator)
+        if out.min() <= 0 or out.max() >= 1:
+            _fail("Les sorties du discriminateur doivent être des probabilités dans ]0, 1[.")
+        with torch.no_grad():
+            noisy = [discriminator(x) for _ in range(2)]
+            discriminator.eval()
+            calm = [discriminator(x) for _ in range(2)]
+        discriminator.train()
+        if torch.equal(noisy[0], noisy[1]) or not torch.equal(calm[0], calm[1]):
+            _fail("Le Dropout devrait changer la sortie d'un appel à l'autre en mode train(), et plus "
+                  "du tout en mode eval() : utilisez nn.Dropout (pas F.dropout avec training=True).")
+        _check_gradients(discriminator, out, "Discriminateur")
     _ok(f"Discriminateur DCGAN correct : {counts['Conv2d']} convolutions avec LeakyReLU, Dropout, "
         "sortie sigmoïde (N, 1) dans ]0, 1[.")
 
@@ -681,6 +684,7 @@ def check_smoothed_discriminator_loss(loss_fn, real_label: float = 0.9) -> None:
     reconnues à leurs valeurs, les autres par la vérification du jour 1.
     """
     __tracebackhide__ = True
+    _check_function(loss_fn, "discriminator_loss")
     _check_argument_order(loss_fn, ["d_real", "d_fake", "real_label"], "discriminator_loss")
     try:
         params = inspect.signature(loss_fn).parameters

@@ -13,14 +13,19 @@ from torch import nn
 
 from .core import (
     _as_scalar,
+    _backward,
     _call,
     _check_argument_order,
+    _check_finite,
+    _check_function,
     _check_gradients,
     _check_module,
     _fail,
+    _int_arguments,
     _linear_layers,
     _ok,
     _sizes,
+    _untouched,
     describe_difference,
 )
 
@@ -116,6 +121,7 @@ def check_autoencoder(model: nn.Module, z_dim: int = 2) -> None:
     """
     __tracebackhide__ = True
     _check_module(model, "l'autoencodeur")
+    (z_dim,) = _int_arguments(z_dim=z_dim)
     for part in ("encoder", "decoder"):
         if not isinstance(getattr(model, part, None), nn.Module):
             _fail(f"L'autoencodeur doit avoir un attribut self.{part} (un nn.Module, par exemple un "
@@ -128,7 +134,7 @@ def check_autoencoder(model: nn.Module, z_dim: int = 2) -> None:
             _fail(f"model.{part} : couches {' → '.join(map(str, sizes))} attendues, trouvées "
                   f"{_sizes(layers)}.")
     by_modules = {part: _check_activations(getattr(model, part), part) for part in expected}
-    with torch.random.fork_rng():
+    with torch.random.fork_rng(), _untouched(model):
         torch.manual_seed(0)
         device = next(model.parameters()).device
         x = torch.rand(16, 1, 28, 28).to(device)
@@ -146,8 +152,10 @@ def check_autoencoder(model: nn.Module, z_dim: int = 2) -> None:
             shape = tuple(code.shape) if isinstance(code, torch.Tensor) else type(code).__name__
             _fail(f"L'encodeur doit renvoyer un code (16, {z_dim}) pour 16 images, reçu {shape}. "
                   "Commencez par nn.Flatten().")
+        _check_finite(code, "le code que rend model.encoder", model)
         with torch.no_grad():
-            far = model.encoder(torch.randn(256, 1, 28, 28).to(device) * 50)
+            far = _call(model.encoder, torch.randn(256, 1, 28, 28).to(device) * 50,
+                        what="model.encoder appliqué à un lot (256, 1, 28, 28)")
         if far.min() >= 0 or far.abs().max() <= 1:
             _fail("Le code latent est borné ou toujours positif : la dernière couche de l'encodeur ne "
                   "doit pas avoir d'activation (ni ReLU, ni sigmoïde, ni tanh).")
@@ -157,6 +165,7 @@ def check_autoencoder(model: nn.Module, z_dim: int = 2) -> None:
             shape = tuple(again.shape) if isinstance(again, torch.Tensor) else type(again).__name__
             _fail(f"model.decoder doit rendre des images (16, 1, 28, 28), reçu {shape}. Terminez le "
                   "décodeur par nn.Unflatten(1, (1, 28, 28)).")
+        _check_finite(again, "les images que rend model.decoder", model)
         try:
             out = model(x)
         except NotImplementedError:
@@ -168,6 +177,7 @@ def check_autoencoder(model: nn.Module, z_dim: int = 2) -> None:
         if not isinstance(out, torch.Tensor):
             _fail(f"model(x) renvoie un {type(out).__name__}, pas un tenseur d'images : forward doit "
                   "renvoyer seulement self.decoder(self.encoder(x)).")
+        _check_finite(out, "la sortie de model(x)", model)
         if (out.shape != again.shape
                 or not torch.allclose(out.detach(), again.detach(), atol=1e-6)):
             if any(isinstance(m, nn.Dropout) for m in model.modules()):
@@ -176,7 +186,8 @@ def check_autoencoder(model: nn.Module, z_dim: int = 2) -> None:
             _fail("forward doit renvoyer self.decoder(self.encoder(x)) : model(x) donne autre "
                   "chose que le décodeur appliqué au code de l'encodeur.")
         with torch.no_grad():
-            extreme = model.decoder(torch.randn(16, z_dim).to(device) * 100)
+            extreme = _call(model.decoder, torch.randn(16, z_dim).to(device) * 100,
+                            what=f"model.decoder appliqué à un code (16, {z_dim})")
         if out.min() < 0 or out.max() > 1 or extreme.min() < 0 or extreme.max() > 1:
             _fail("Les pixels reconstruits doivent être dans [0, 1], comme les images d'entrée : "
                   "terminez le décodeur par nn.Sigmoid().")
@@ -239,6 +250,7 @@ def check_reparameterize(fn) -> None:
     ``mu`` et ``logvar``.
     """
     __tracebackhide__ = True
+    _check_function(fn, "reparameterize")
     _check_argument_order(fn, ["mu", "logvar"], "reparameterize")
     gen = torch.Generator().manual_seed(4)
     mu = (torch.randn(8, 2, generator=gen)).requires_grad_(True)
@@ -251,6 +263,10 @@ def check_reparameterize(fn) -> None:
     if not isinstance(z, torch.Tensor) or z.shape != mu.shape:
         shape = tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
         _fail(f"reparameterize doit renvoyer un tenseur de la forme de mu {tuple(mu.shape)}, reçu {shape}.")
+    if z.dtype != mu.dtype:
+        _fail(f"reparameterize renvoie un tenseur de type {z.dtype}, alors que mu est de type {mu.dtype} : "
+              "tirez eps avec torch.randn_like(mu), qui garde le type de mu (dtype=torch.float64 ou un "
+              "tableau NumPy donnent du float64).")
     with torch.no_grad():
         std = torch.exp(0.5 * logvar)
         expected = mu + std * eps
@@ -274,6 +290,7 @@ def check_reparameterize(fn) -> None:
         for reason, candidate in diagnostics.items():
             if torch.allclose(z.detach(), candidate, atol=1e-5, equal_nan=True):
                 _fail(f"reparameterize : {reason}.")
+        _check_finite(z, "le z que renvoie reparameterize")
         reason = _noise_diagnosis(fn)
         if reason:
             _fail(f"reparameterize : {reason}.")
@@ -284,7 +301,7 @@ def check_reparameterize(fn) -> None:
     if not z.requires_grad:
         _fail("reparameterize a coupé le graphe : z doit rester dérivable par rapport à mu et logvar. "
               "N'utilisez ni .detach(), ni torch.no_grad(), ni .sample() (mais .rsample()).")
-    z.sum().backward()
+    _backward(z.sum(), "reparameterize")
     if mu.grad is None or logvar.grad is None or logvar.grad.abs().sum() == 0:
         _fail("Le gradient n'atteint pas mu et logvar : c'est tout l'intérêt de l'astuce de "
               "reparamétrisation. N'utilisez ni .detach() ni torch.normal(mu, std) : écrivez "
@@ -316,6 +333,7 @@ def check_vae_loss(fn) -> None:
     hasard un facteur 0,5 oublié.
     """
     __tracebackhide__ = True
+    _check_function(fn, "vae_loss")
     _check_argument_order(fn, ["recon", "x", "mu", "logvar"], "vae_loss")
     gen = torch.Generator().manual_seed(8)
     n, d = 16, 3
@@ -406,7 +424,7 @@ def check_vae_loss(fn) -> None:
     if not math.isclose(total.item(), ref_total.item(), rel_tol=1e-4):
         _fail(f"Total : {total.item():.4f} au lieu de {ref_total.item():.4f} : le total est la somme "
               "reconstruction + kl, sans coefficient ni soustraction.")
-    total.backward()
+    _backward(total, "vae_loss")
     if mu.grad is None or logvar.grad is None or recon.grad is None:
         _fail("vae_loss : le gradient du total n'atteint pas recon, mu et logvar. N'utilisez ni "
               ".detach() ni .item() dans la perte.")
