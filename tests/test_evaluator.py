@@ -61,15 +61,25 @@ def test_frechet_distance_closed_form():
 
 @pytest.mark.parametrize("shape", [(5, 784), (5, 28, 28), (5, 1, 28, 28)])
 def test_accepted_formats(shape):
-    x = evaluator.to_evaluator_input(torch.zeros(shape))
+    x = evaluator.to_evaluator_input(torch.linspace(-1, 1, 5 * 784).reshape(shape))
     assert x.shape == (5, 1, 28, 28)
+    assert torch.equal(x.flatten(), torch.linspace(-1, 1, 5 * 784))
+
+
+def test_uint8_scale():
+    x = evaluator.to_evaluator_input(torch.tensor([0, 255], dtype=torch.uint8).repeat(392).reshape(1, 784))
+    assert x.flatten()[:2].tolist() == [-1.0, 1.0]
 
 
 @pytest.mark.parametrize("bad, message", [
     (torch.zeros(5, 3, 32, 32), "Forme d'images inattendue : \\(5, 3, 32, 32\\)"),
     (torch.full((5, 784), 3.0), "hors de \\[-1, 1\\]"),
-    (torch.full((5, 784), float("nan")), "NaN"),
+    (torch.full((5, 784), float("nan")), "NaN.*divergé"),
+    (torch.full((5, 784), float("-inf")), "NaN ou des infinis"),
     ([[0.0]], "tenseur PyTorch"),
+    (torch.rand(5, 784), "semblent être dans \\[0, 1\\].*images \\* 2 - 1"),
+    (torch.randint(0, 2, (5, 784), dtype=torch.uint8), "ne valent que 0 ou 1.*Multipliez par 255"),
+    (torch.zeros(5, 784, dtype=torch.int64), "type torch.int64"),
 ])
 def test_bad_input_messages(bad, message):
     with pytest.raises((ValueError, TypeError), match=message):
@@ -94,3 +104,40 @@ def test_compare_reports_table():
     assert "12.35" in lines[2] and "modèle B" in lines[3] and "5.0" in lines[3]
     with pytest.raises(ValueError, match="Aucun rapport"):
         evaluator.compare_reports([])
+
+
+def test_digits_in_zero_one_are_refused_not_scored():
+    """Des vrais chiffres dans [0, 1] obtenaient un FID de 1 188 et 0 % de confiance, sans un mot."""
+    images, _ = load_mnist("test")
+    with pytest.raises(ValueError, match="\\[0, 1\\]"):
+        evaluator.evaluate_samples((images[:1000] + 1) / 2)
+    report = evaluator.evaluate_samples(images[:1000])     # les mêmes dans [-1, 1] : près de 0
+    assert report.fid < 25 and report.confident_share > 0.9   # 17,5 à 1 000 échantillons (biais du FID)
+
+
+@pytest.mark.parametrize("n", [1, 3, evaluator.MIN_FID_SAMPLES - 1])
+def test_too_few_samples_for_a_fid(test_set, n):
+    with pytest.raises(ValueError, match=f"{n} échantillon\\(s\\) : trop peu pour un FID.*au moins 256"):
+        evaluator.evaluate_samples(test_set[0][:n])
+
+
+def test_minimum_number_of_samples_is_accepted(test_set):
+    report = evaluator.evaluate_samples(test_set[0][:evaluator.MIN_FID_SAMPLES])
+    assert report.n_samples == evaluator.MIN_FID_SAMPLES and report.warning == ""
+
+
+def test_blank_images_are_named_divergence_not_mode_collapse():
+    """Des images toutes noires (NaN devenus 0) ne se lisent pas « 1 : 100 % » sans avertissement."""
+    black = torch.zeros(1000, 28, 28, dtype=torch.uint8)
+    report = evaluator.evaluate_samples(black)
+    assert report.uniform_share == 1.0
+    assert report.summary().startswith("⚠️ 100 % des images sont unies")
+    assert "divergé" in report.warning and "pas un effondrement de mode" in report.warning
+    grey = evaluator.evaluate_samples(torch.full((1000, 784), -0.2))
+    assert grey.uniform_share == 1.0 and grey.warning
+
+
+def test_real_collapse_has_no_blank_warning():
+    images, labels = load_mnist_uint8("test")
+    report = evaluator.evaluate_samples(images[labels == 1][:1000])
+    assert report.uniform_share == 0.0 and "⚠️" not in report.summary()

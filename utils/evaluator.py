@@ -30,6 +30,14 @@ from torch import nn
 WEIGHTS_PATH = Path(__file__).with_name("mnist_classifier.pt")
 CONFIDENCE_THRESHOLD = 0.9
 
+#: Nombre minimal d'échantillons pour un FID : deux fois les 128 caractéristiques,
+#: sinon leur covariance estimée n'a pas de sens. 10 000 pour comparer des modèles.
+MIN_FID_SAMPLES = 256
+
+#: Une image est « unie » si l'écart entre son pixel le plus clair et le plus
+#: sombre est sous ce seuil (sur l'échelle [-1, 1]) : il n'y a rien de dessiné.
+UNIFORM_RANGE = 0.1
+
 
 class MnistClassifier(nn.Module):
     """CNN de l'évaluateur. Entrée (N, 1, 28, 28) dans [-1, 1] ; sortie : 10 logits."""
@@ -85,15 +93,33 @@ def to_evaluator_input(images: torch.Tensor) -> torch.Tensor:
     if images.shape[0] == 0:
         raise ValueError("Aucune image à évaluer (tenseur vide).")
     if images.dtype == torch.uint8:
+        if 0 < images.max().item() <= 1:   # des 0/1 ; tout à 0 : une image noire, permise
+            raise ValueError(
+                "Ces images uint8 ne valent que 0 ou 1 : l'évaluateur attend des uint8 de 0 à 255 "
+                "(le format de samples.pt). Multipliez par 255, ou passez des flottants dans [-1, 1]."
+            )
         return images.float().div(127.5).sub(1.0)
+    if not images.is_floating_point():
+        raise TypeError(f"Images de type {images.dtype} : l'évaluateur attend des flottants dans "
+                        "[-1, 1] ou des uint8 de 0 à 255.")
     images = images.detach().float()
     if not torch.isfinite(images).all():
-        raise ValueError("Les images contiennent des NaN ou des infinis : l'entraînement a divergé.")
+        raise ValueError("Les images contiennent des NaN ou des infinis : l'entraînement a divergé. "
+                         "Relancez-le (taux d'apprentissage plus petit, autre graine) : il n'y a "
+                         "rien à évaluer.")
     lo, hi = images.min().item(), images.max().item()
     if lo < -1.01 or hi > 1.01:
         raise ValueError(
             f"Valeurs hors de [-1, 1] (min {lo:.2f}, max {hi:.2f}). Les images flottantes doivent "
             "sortir d'un tanh ; des uint8 de 0 à 255 sont aussi acceptés."
+        )
+    if lo >= 0:
+        raise ValueError(
+            f"Aucune valeur négative (min {lo:.2f}, max {hi:.2f}) : ces images semblent être dans "
+            "[0, 1] (sortie d'une sigmoïde, ou MNIST chargé sans normalisation), alors que "
+            "l'évaluateur attend [-1, 1], où le fond d'un chiffre vaut -1. Convertissez-les avec "
+            "images * 2 - 1. (Si elles viennent d'un tanh, le générateur ne dessine plus de fond "
+            "noir du tout : regardez une grille.)"
         )
     return images
 
@@ -159,14 +185,25 @@ class EvaluationReport:
     n_samples: int
     name: str = ""
     predicted: torch.Tensor = field(default=None, repr=False)
+    uniform_share: float = 0.0
+
+    @property
+    def warning(self) -> str:
+        """Un avertissement si la plupart des images sont unies (rien de dessiné), sinon ``""``."""
+        if self.uniform_share < 0.5:
+            return ""
+        return (f"⚠️ {100 * self.uniform_share:.0f} % des images sont unies (une seule teinte, rien "
+                "de dessiné) : le générateur a sans doute divergé. Ce n'est pas un effondrement de "
+                "mode ; l'histogramme ci-dessous ne dit rien des chiffres.")
 
     def summary(self) -> str:
         """Résumé en français, arrondi pour rester lisible."""
         title = f"Évaluation de {self.name}" if self.name else "Évaluation"
         shares = " ".join(f"{d}:{100 * s:.1f}%" for d, s in enumerate(self.class_shares))
         lo, hi = min(self.class_shares), max(self.class_shares)
+        warning = f"{self.warning}\n" if self.warning else ""
         return (
-            f"{title} ({self.n_samples} échantillons)\n"
+            f"{warning}{title} ({self.n_samples} échantillons)\n"
             f"  FID-MNIST (plus bas = mieux, 0 = données réelles) : {self.fid:.2f}\n"
             f"  part confiante (proba >= {CONFIDENCE_THRESHOLD}) : {100 * self.confident_share:.1f} %\n"
             f"  chiffres prédits : {shares}\n"
@@ -211,9 +248,20 @@ def evaluate_samples(samples: torch.Tensor, name: str = "", device: torch.device
 
     Entrée : les échantillons (voir :func:`to_evaluator_input` pour les formats
     acceptés) ; 10 000 pour des scores comparables entre les jours (le FID
-    dépend du nombre d'échantillons). Sortie : un :class:`EvaluationReport`.
+    dépend du nombre d'échantillons), au moins :data:`MIN_FID_SAMPLES`. Sortie : un
+    :class:`EvaluationReport`, dont le résumé avertit si la plupart des images sont
+    unies (générateur divergé). Des images dans [0, 1] au lieu de [-1, 1], ou des
+    NaN, donnent une erreur claire.
     """
     images = to_evaluator_input(samples)
+    if images.shape[0] < MIN_FID_SAMPLES:
+        raise ValueError(
+            f"{images.shape[0]} échantillon(s) : trop peu pour un FID, qui compare des moyennes et "
+            f"des covariances de 128 caractéristiques. Passez-en au moins {MIN_FID_SAMPLES}, et "
+            "10 000 pour comparer des modèles entre eux (le FID dépend du nombre d'échantillons)."
+        )
+    flat = images.flatten(1)
+    uniform = (flat.amax(dim=1) - flat.amin(dim=1)) < UNIFORM_RANGE
     device = torch.device(device)
     model = load_classifier(device)
     feats, probs = _predict(model, images)
@@ -228,4 +276,5 @@ def evaluate_samples(samples: torch.Tensor, name: str = "", device: torch.device
         n_samples=int(images.shape[0]),
         name=name,
         predicted=predicted,
+        uniform_share=float(uniform.double().mean()),
     )
