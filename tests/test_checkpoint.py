@@ -353,6 +353,8 @@ def test_load_samples_missing(fake_root):
         checkpoint.load_samples("absent")
 
 
-def test_invalid_artifact_name(fake_root):
-    with pytest.raises(ValueError, match="Nom de notebook invalide"):
-        checkpoint.artifacts_dir("../ailleurs")
+@pytest.mark.parametrize("name", ["../ailleurs", "..", ".", "", "a/b", "a\\b", "a\nb", ".cache"])
+def test_invalid_artifact_name(fake_root, name):
+    with pytest.raises(ValueError, match="Nom de notebook pour les artefacts invalide"):
+        checkpoint.artifacts_dir(name)
+    assert not (fake_root / "outputs").exists()

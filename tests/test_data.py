@@ -1,4 +1,7 @@
-"""Les fichiers MNIST livrés sont intacts et se chargent au bon format."""
+"""Les fichiers MNIST livrés sont intacts et se chargent au bon format ; un fichier abîmé
+est signalé clairement, sans être supprimé ni retéléchargé."""
+
+import shutil
 
 import pytest
 import torch
@@ -14,6 +17,61 @@ def test_mnist_file_md5(name):
     path = repo_root() / "data" / "MNIST" / "raw" / name
     assert path.is_file(), f"{path} manquant"
     assert data.md5sum(path) == data.MNIST_FILES[name]
+
+
+@pytest.mark.parametrize("name", sorted(data.MNIST_FILES))
+def test_mnist_file_size(name):
+    assert (repo_root() / "data" / "MNIST" / "raw" / name).stat().st_size == data.MNIST_SIZES[name]
+
+
+@pytest.fixture
+def mnist_copy(tmp_path, monkeypatch):
+    """Un dossier de données dans tmp_path (copies des fichiers de test, liens vers ceux
+    d'entraînement) ; tout téléchargement y est interdit."""
+    import torchvision.datasets.mnist as tv_mnist
+
+    def no_download(*args, **kwargs):
+        raise AssertionError("téléchargement tenté")
+
+    monkeypatch.setattr(tv_mnist, "download_and_extract_archive", no_download)
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    source = repo_root() / "data" / "MNIST" / "raw"
+    for name in data.MNIST_FILES:
+        if name.startswith("t10k"):
+            shutil.copyfile(source / name, raw / name)
+        else:
+            (raw / name).symlink_to(source / name)
+    return tmp_path
+
+
+def test_intact_copy_loads(mnist_copy):
+    images, labels = data.load_mnist_uint8("test", root=mnist_copy)
+    assert images.shape == (10000, 28, 28) and labels.shape == (10000,)
+
+
+def test_truncated_file_is_named_and_left_alone(mnist_copy):
+    path = mnist_copy / "MNIST" / "raw" / "t10k-images-idx3-ubyte"
+    content = path.read_bytes()[:3_000_000]
+    path.write_bytes(content)
+    with pytest.raises(RuntimeError) as info:
+        data.load_mnist("test", root=mnist_copy)
+    message = str(info.value)
+    assert f"Le fichier MNIST {path} est abîmé" in message
+    assert "il fait 3000000 octets au lieu de 7840016 (tronqué)" in message
+    assert "ni modifié ni supprimé" in message
+    assert "copie intacte de data/MNIST/raw/t10k-images-idx3-ubyte" in message and "clone" in message
+    assert path.read_bytes() == content                      # ni supprimé, ni retéléchargé
+
+
+def test_damaged_file_of_the_right_size_is_detected(mnist_copy):
+    path = mnist_copy / "MNIST" / "raw" / "t10k-labels-idx1-ubyte"
+    content = bytearray(path.read_bytes())
+    content[-1] = (content[-1] + 1) % 10                     # une étiquette changée : même taille
+    path.write_bytes(bytes(content))
+    with pytest.raises(RuntimeError, match="t10k-labels-idx1-ubyte est abîmé : .*empreinte md5"):
+        data.load_mnist_uint8("test", root=mnist_copy)
+    assert path.read_bytes() == bytes(content)
 
 
 def test_licence_next_to_data():

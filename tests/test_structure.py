@@ -2,6 +2,7 @@
 lab/solution, labs sans sorties ni solutions, solutions sans bloc à compléter, liens
 valides, noyau standard, ouverture des notebooks, taille des notebooks."""
 
+import ast
 import importlib
 import re
 
@@ -135,6 +136,49 @@ def test_standard_python3_kernel(path):
     assert nb.metadata["kernelspec"]["language"] == "python"
 
 
+def _called_name(func: ast.expr) -> str:
+    """Nom de la fonction appelée : ``check_x`` pour ``check_x(...)`` comme pour ``m.check_x(...)``."""
+    if isinstance(func, ast.Name):
+        return func.id
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return ""
+
+
+def calls_a_check(source: str) -> bool:
+    """Vrai si la cellule appelle vraiment une fonction ``check_...``.
+
+    Le code est analysé (``ast``, après traduction des commandes magiques
+    d'IPython) : ``check_`` dans un commentaire ou une chaîne ne compte pas.
+    """
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    try:
+        tree = ast.parse(TransformerManager().transform_cell(source))
+    except SyntaxError:
+        return False
+    return any(isinstance(node, ast.Call) and _called_name(node.func).startswith("check_")
+               for node in ast.walk(tree))
+
+
+@pytest.mark.parametrize("source, expected", [
+    ("check_exercice_1(D)", True),
+    ("from utils.checks import jour_01 as checks\nchecks.check_discriminator(D)", True),
+    ("result = utils.checks.jour_01.check_losses(d_loss, g_loss)\nprint(result)", True),
+    ("%matplotlib inline\ncheck_exercice_1(D)", True),
+    ("# check_exercice_1(D)", False),
+    ("# À faire : check_exercice_1(D)\nprint(D)", False),
+    ('print("lancez check_exercice_1(D)")', False),
+    ('"""check_exercice_1(D)"""', False),
+    ("verify = check_exercice_1", False),
+    ("def check_me():\n    pass", False),
+    ("recheck_exercice_1(D)", False),
+    ("check_exercice_1(D", False),
+])
+def test_self_check_rule_needs_a_real_call(source, expected):
+    assert calls_a_check(source) is expected
+
+
 @pytest.mark.parametrize("path", SOLUTIONS, ids=rel)
 def test_notebook_opening_and_self_checks(path):
     """Titre, objectifs, budget de temps, cellule de démarrage ; chaque exercice suivi d'une vérification."""
@@ -150,7 +194,8 @@ def test_notebook_opening_and_self_checks(path):
         if "### BEGIN SOLUTION" in cell.source:
             assert re.search(r"^# Exercice \d+", cell.source, re.MULTILINE), cell.source[:80]
             following = code_cells[index + 1].source
-            assert "check_" in following, f"pas de vérification après : {cell.source[:60]}"
+            assert calls_a_check(following), (
+                f"pas d'appel à une vérification check_...(...) juste après : {cell.source[:60]}")
 
 
 def _links(text):

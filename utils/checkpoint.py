@@ -33,7 +33,7 @@ from typing import BinaryIO, Callable
 import torch
 from torch import nn
 
-from .runtime import is_quick_mode, repo_root
+from .runtime import check_simple_name, is_quick_mode, repo_root
 
 N_ARTIFACT_SAMPLES = 10_000
 
@@ -267,15 +267,19 @@ def _plain_value(value, where: str):
     )
 
 
-def _require_finite(tensors, what: str) -> None:
-    """Refuse des poids ou des images contenant des NaN ou des infinis (exécution divergée)."""
+def _require_finite(tensors, what: str, saving: bool = True) -> None:
+    """Refuse des poids ou des images contenant des NaN ou des infinis (exécution divergée).
+
+    ``saving`` : l'erreur précise que rien n'a été enregistré (sinon : rien n'est affiché).
+    """
+    consequence = ("Rien n'a été enregistré ; la version précédente reste en place." if saving
+                   else "Il n'y a rien à afficher.")
     for name, tensor in tensors:
         if tensor.is_floating_point() and not torch.isfinite(tensor).all():
             raise ValueError(
                 f"{what} contient des NaN ou des infinis ({name}) : l'entraînement a divergé. "
-                "Rien n'a été enregistré ; la version précédente reste en place. À faire : "
-                "relancez l'entraînement (taux d'apprentissage plus petit, autre graine) et "
-                "regardez les courbes de pertes pour voir où il part."
+                f"{consequence} À faire : relancez l'entraînement (taux d'apprentissage plus "
+                "petit, autre graine) et regardez les courbes de pertes pour voir où il part."
             )
 
 
@@ -333,9 +337,7 @@ def artifacts_dir(name: str, quick: bool | None = None) -> Path:
     En mode rapide (tests), ``outputs/rapide/<name>/`` : un essai de quelques
     secondes n'écrase jamais le résultat d'un vrai entraînement.
     """
-    if not name or any(sep in name for sep in "/\\") or name.startswith("."):
-        raise ValueError(f"Nom de notebook invalide pour les artefacts : {name!r} "
-                         "(un nom simple, par exemple 'train_gan_images').")
+    check_simple_name(name, "de notebook pour les artefacts", "train_gan_images")
     quick = is_quick_mode() if quick is None else quick
     base = repo_root() / "outputs"
     return base / "rapide" / name if quick else base / name

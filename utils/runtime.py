@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import random
+import re
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -45,27 +47,46 @@ def set_seed(seed: int = 0) -> None:
     torch.manual_seed(seed)
 
 
-def get_device(prefer: str | None = None) -> torch.device:
+#: Variable d'environnement qui impose l'appareil (« cpu », « cuda », « mps ») sans
+#: toucher aux notebooks ; ``prefer`` de :func:`get_device` l'emporte sur elle.
+DEVICE_ENV_VAR = "GANS_DEVICE"
+_DEVICES = ("cpu", "cuda", "mps")
+
+
+def get_device(prefer: str | torch.device | None = None) -> torch.device:
     """Choisit l'appareil de calcul : CUDA si présent, sinon MPS (Mac), sinon CPU.
 
-    ``prefer`` (« cpu », « cuda », « mps ») force un choix ; la variable
-    d'environnement ``GANS_DEVICE`` fait de même sans toucher au notebook.
+    ``prefer`` (« cpu », « cuda », « mps », ou un ``torch.device``) force un choix ;
+    la variable d'environnement ``GANS_DEVICE`` fait de même sans toucher au
+    notebook. ``prefer`` l'emporte sur la variable ; majuscules et espaces
+    autour sont sans effet.
     """
-    choice = (prefer or os.environ.get("GANS_DEVICE", "")).strip().lower()
-    if choice:
-        if choice == "cuda" and not torch.cuda.is_available():
-            raise RuntimeError("CUDA est demandé mais aucun GPU NVIDIA n'est visible : "
-                               "retirez ce choix pour utiliser le CPU.")
-        if choice == "mps" and not torch.backends.mps.is_available():
-            raise RuntimeError("MPS est demandé mais n'est pas disponible sur cette machine.")
-        if choice not in {"cpu", "cuda", "mps"}:
-            raise ValueError(f"Appareil inconnu : {choice!r}. Choisissez 'cpu', 'cuda' ou 'mps'.")
-        return torch.device(choice)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
+    if isinstance(prefer, torch.device):
+        prefer = prefer.type
+    if prefer is not None and not isinstance(prefer, str):
+        raise TypeError(f"L'appareil doit être un texte ('cpu', 'cuda' ou 'mps') ou un "
+                        f"torch.device (reçu : {type(prefer).__name__}).")
+    if prefer and prefer.strip():
+        choice, origin = prefer.strip().lower(), "demandé dans le notebook"
+    else:
+        choice = os.environ.get(DEVICE_ENV_VAR, "").strip().lower()
+        origin = f"demandé par la variable d'environnement {DEVICE_ENV_VAR}"
+    if not choice:
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if choice not in _DEVICES:
+        raise ValueError(f"Appareil inconnu : {choice!r} ({origin}). Choisissez 'cpu', 'cuda' ou "
+                         "'mps', ou ne précisez rien pour un choix automatique.")
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"CUDA est {origin} mais aucun GPU NVIDIA n'est visible : retirez ce "
+                           "choix pour utiliser le CPU.")
+    if choice == "mps" and not torch.backends.mps.is_available():
+        raise RuntimeError(f"MPS est {origin} mais n'est pas disponible sur cette machine : "
+                           "retirez ce choix pour utiliser le CPU.")
+    return torch.device(choice)
 
 
 def setup(seed: int = 0, device: str | None = None) -> torch.device:
@@ -88,20 +109,56 @@ def setup(seed: int = 0, device: str | None = None) -> torch.device:
     return device
 
 
+#: Ce qui désigne le dépôt du cours : le nom déclaré dans son ``pyproject.toml``,
+#: et un fichier qu'aucun autre projet n'a.
+PROJECT_NAME = "gans-par-la-pratique"
+_PROJECT_NAME_LINE = re.compile(rf'^\s*name\s*=\s*["\']{re.escape(PROJECT_NAME)}["\']\s*$', re.MULTILINE)
+
+
+def _is_course_repo(path: Path) -> bool:
+    """``True`` si ``path`` est la racine d'un clone du cours (et pas un autre projet)."""
+    try:
+        text = (path / "pyproject.toml").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    return bool(_PROJECT_NAME_LINE.search(text)) and (path / "utils" / "course.py").is_file()
+
+
 def repo_root() -> Path:
     """Racine du dépôt du cours (le dossier qui contient ``data/`` et ``utils/``).
 
-    Cherche d'abord à côté du paquet ``utils`` (installation en mode éditable),
-    puis en remontant depuis le dossier courant.
+    Cherche d'abord à côté du paquet ``utils`` (clone installé en mode éditable),
+    puis en remontant depuis le dossier courant. Seul compte un dossier dont le
+    ``pyproject.toml`` déclare ``name = "gans-par-la-pratique"`` et qui contient
+    ``utils/course.py`` : un autre projet n'est jamais pris pour le cours (on n'y
+    écrit ni ``outputs/`` ni ``runs/``).
     """
-    candidates = [Path(__file__).resolve().parent.parent]
+    package_parent = Path(__file__).resolve().parent.parent
     here = Path.cwd().resolve()
-    candidates += [here, *here.parents]
-    for path in candidates:
-        if (path / "utils").is_dir() and (path / "pyproject.toml").is_file():
+    for path in (package_parent, here, *here.parents):
+        if _is_course_repo(path):
             return path
     raise FileNotFoundError(
-        "Impossible de trouver la racine du dépôt du cours (dossier contenant "
-        "pyproject.toml et utils/). Ouvrez le notebook depuis le dépôt cloné et "
-        "installez-le avec « pip install -r requirements.txt »."
+        f"Impossible de trouver le dépôt du cours : ni {package_parent} (à côté du paquet utils), "
+        f"ni le dossier courant {here}, ni ses parents ne contiennent un pyproject.toml nommé "
+        f"« {PROJECT_NAME} » avec utils/course.py. À faire : ouvrez le notebook depuis le dépôt "
+        "cloné, et installez-le depuis sa racine avec « pip install -r requirements.txt » "
+        "(installation éditable)."
     )
+
+
+def check_simple_name(name, what: str, example: str) -> str:
+    """Renvoie ``name`` s'il est un nom de dossier simple, sinon lève une erreur française.
+
+    Refusés : un non-texte, le vide, ``.``, ``..``, un nom commençant par ``.``,
+    un séparateur (``/``, ``\\``) ou un caractère de contrôle. ``what`` dit à quoi
+    sert le nom, ``example`` en donne un bon.
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"Le nom {what} doit être un texte (reçu : {type(name).__name__}), "
+                        f"par exemple {example!r}.")
+    if (not name.strip() or name.startswith(".") or any(sep in name for sep in "/\\")
+            or any(unicodedata.category(char) == "Cc" for char in name)):
+        raise ValueError(f"Nom {what} invalide : {name!r}. Il faut un nom simple, sans « / », "
+                         f"« \\ », point au début ni caractère de contrôle, par exemple {example!r}.")
+    return name

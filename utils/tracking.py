@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from .runtime import is_quick_mode, repo_root
+from .runtime import check_simple_name, is_quick_mode, repo_root
 
 
 def progress(iterable=None, total: int | None = None, desc: str = "", **kwargs):
@@ -32,14 +32,33 @@ def tensorboard_dir(name: str) -> Path:
 
     Mode complet : ``runs/<name>/<date-heure>`` (une exécution = une courbe,
     pour comparer les essais). Mode rapide : ``runs/rapide/<name>``, vidé à
-    chaque fois.
+    chaque fois. ``name`` doit être un nom simple (ni vide, ni ``..``, ni
+    séparateur) : le journal ne sort jamais de ``runs/``.
     """
-    if not name or any(sep in name for sep in "/\\"):
-        raise ValueError(f"Nom invalide pour le journal TensorBoard : {name!r}.")
+    check_simple_name(name, "du journal TensorBoard", "train_gan_images")
     base = repo_root() / "runs"
     if is_quick_mode():
         return base / "rapide" / name
     return base / name / time.strftime("%Y%m%d-%H%M%S")
+
+
+def _remove_quick_log(folder: Path) -> None:
+    """Vide le journal d'un essai rapide, seulement s'il est bien un dossier sous ``runs/rapide/``.
+
+    Le chemin est résolu (liens et ``..`` suivis) avant la vérification : rien
+    d'autre (journaux du mode complet, reste du dépôt) ne peut être supprimé.
+    """
+    quick_root = (repo_root() / "runs" / "rapide").resolve()
+    target = folder.resolve()
+    if (folder.is_symlink() or not target.is_dir() or target == quick_root
+            or not target.is_relative_to(quick_root)):
+        raise RuntimeError(
+            f"Refus de supprimer {folder} : seul un dossier situé sous {quick_root} (journaux du "
+            "mode rapide) peut être vidé. Rien n'a été supprimé. À faire : donnez au journal "
+            "un autre nom simple, par exemple 'train_gan_images', ou déplacez vous-même ce "
+            "dossier s'il ne sert plus."
+        )
+    shutil.rmtree(target)
 
 
 class TensorBoardLogger:
@@ -58,7 +77,7 @@ class TensorBoardLogger:
 
         self.log_dir = tensorboard_dir(name)
         if is_quick_mode() and self.log_dir.exists():
-            shutil.rmtree(self.log_dir)
+            _remove_quick_log(self.log_dir)
         self.writer = SummaryWriter(log_dir=str(self.log_dir))
 
     def log_scalars(self, step: int, **values: float) -> None:
