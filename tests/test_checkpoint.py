@@ -358,3 +358,26 @@ def test_invalid_artifact_name(fake_root, name):
     with pytest.raises(ValueError, match="Nom de notebook pour les artefacts invalide"):
         checkpoint.artifacts_dir(name)
     assert not (fake_root / "outputs").exists()
+
+
+def test_other_architecture_exact_message(tmp_path):
+    """Le message entier : couches absentes, en trop, formes différentes, huit au plus par ligne."""
+    wide = nn.Sequential(*[nn.Linear(2, 2) for _ in range(10)])
+    path = checkpoint.save_checkpoint(wide, tmp_path / "m.pt")
+    with pytest.raises(ValueError) as info:           # seulement des couches en trop
+        checkpoint.load_checkpoint(nn.Sequential(nn.Linear(2, 2)), path)
+    extra = ", ".join(f"{i}.{p}" for i in range(1, 10) for p in ("weight", "bias"))
+    extra = ", ".join(extra.split(", ")[:8])
+    assert str(info.value) == (
+        f"Les poids de {path} ne correspondent pas à l'architecture de Sequential.\n"
+        f"  couches en trop dans le fichier : {extra}\n"
+        "À faire : recréez le modèle avec la même architecture (mêmes tailles de couches, même "
+        "z_dim) que lors de l'enregistrement, ou réentraînez-le.")
+    other = nn.Sequential(*[nn.Linear(2, 3) for _ in range(10)], nn.Linear(3, 3))
+    with pytest.raises(ValueError) as info:            # absentes et formes différentes
+        checkpoint.load_checkpoint(other, path)
+    lines = str(info.value).split("\n")
+    assert lines[1] == "  couches absentes du fichier : 10.weight, 10.bias"
+    shapes = lines[2].removeprefix("  formes différentes : ").split(" ; ")
+    assert len(shapes) == 8 and shapes[0] == "0.weight : fichier (2, 2), modèle (3, 2)"
+    assert len(lines) == 4 and lines[3].startswith("À faire : ")

@@ -141,3 +141,32 @@ def test_real_collapse_has_no_blank_warning():
     images, labels = load_mnist_uint8("test")
     report = evaluator.evaluate_samples(images[labels == 1][:1000])
     assert report.uniform_share == 0.0 and "⚠️" not in report.summary()
+
+
+def test_report_summary_row_and_table_exact():
+    """Le texte entier du résumé, de la ligne de tableau et du tableau comparatif."""
+    shares = [0.05, 0.15] + [0.1] * 8
+    report = evaluator.EvaluationReport(fid=12.345, confident_share=0.8, class_shares=shares,
+                                        n_samples=10000, name="essai")
+    assert report.summary() == (
+        "Évaluation de essai (10000 échantillons)\n"
+        "  FID-MNIST (plus bas = mieux, 0 = données réelles) : 12.35\n"
+        "  part confiante (proba >= 0.9) : 80.0 %\n"
+        "  chiffres prédits : 0:5.0% 1:15.0% 2:10.0% 3:10.0% 4:10.0% 5:10.0% 6:10.0% 7:10.0% "
+        "8:10.0% 9:10.0%\n"
+        "  chiffre le plus rare : 5.0 %, le plus fréquent : 15.0 %")
+    assert str(report) == report.summary()
+    assert evaluator.EvaluationReport(fid=1, confident_share=1, class_shares=shares,
+                                      n_samples=5).summary().startswith("Évaluation (5 échantillons)")
+    assert report.as_row() == {"modèle": "essai", "FID-MNIST": 12.35, "part confiante (%)": 80.0,
+                               "chiffre le plus rare (%)": 5.0, "chiffre le plus fréquent (%)": 15.0}
+    assert report.all_digits_between(0.05, 0.15) and not report.all_digits_between(0.06, 0.15)
+    assert not report.all_digits_between(0.05, 0.14)
+    other = evaluator.EvaluationReport(fid=3.0, confident_share=0.95, class_shares=[0.1] * 10,
+                                       n_samples=10, name="B")
+    assert evaluator.compare_reports([report, other]).split("\n") == [
+        "modèle | FID-MNIST | part confiante (%) | chiffre le plus rare (%) | chiffre le plus fréquent (%)",
+        "-------+-----------+--------------------+--------------------------+-----------------------------",
+        "essai  | 12.35     | 80.0               | 5.0                      | 15.0                        ",
+        "B      | 3.0       | 95.0               | 10.0                     | 10.0                        ",
+    ]
