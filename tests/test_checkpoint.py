@@ -381,3 +381,23 @@ def test_other_architecture_exact_message(tmp_path):
     shapes = lines[2].removeprefix("  formes différentes : ").split(" ; ")
     assert len(shapes) == 8 and shapes[0] == "0.weight : fichier (2, 2), modèle (3, 2)"
     assert len(lines) == 4 and lines[3].startswith("À faire : ")
+
+
+def test_metadata_edge_cases_and_exact_refusal(tmp_path):
+    import enum
+
+    class Phase(enum.IntEnum):
+        FIN = 2
+
+    path = checkpoint.save_checkpoint(small_model(), tmp_path / "m.pt", note=None,
+                                      mask=torch.ones(2), phase=Phase.FIN, flag=np.bool_(True))
+    extra = torch.load(path, weights_only=True)
+    assert extra["note"] is None and torch.equal(extra["mask"], torch.ones(2))
+    assert extra["phase"] == 2 and type(extra["phase"]) is int and extra["flag"] is True
+    with pytest.raises(TypeError) as info:
+        checkpoint.save_checkpoint(small_model(), tmp_path / "p.pt", cfg={"runs": [1, tmp_path]})
+    assert str(info.value) == (
+        "La valeur 'cfg'['runs'][1] est de type PosixPath, qu'un fichier de poids ne peut pas "
+        "relire sans risque. Rien n'a été écrit. À faire : enregistrez plutôt un nombre, un texte, "
+        "une liste ou un dictionnaire de ceux-ci (par exemple str(chemin) pour un chemin).")
+    assert not (tmp_path / "p.pt").exists()
