@@ -113,13 +113,15 @@ def toy_g_loss(fake_out, kind="non_saturating"):
 
 
 def toy_train_step(sample_real, generator, discriminator, opt_g, opt_d, z_dim, batch_size,
-                   loss="non_saturating", d_steps=1, zero_grad_d=True):
+                   loss="non_saturating", d_steps=1, zero_grad_d=True, d_loss=None):
+    """Le pas du corrigé ; ``zero_grad_d`` et ``d_loss`` (perte de D) servent à fabriquer des fautes."""
+    d_loss = d_loss or toy_d_loss
     for _ in range(d_steps):
         real = sample_real(batch_size)
         fake = generator(torch.randn(batch_size, z_dim))
         if zero_grad_d:
             opt_d.zero_grad()
-        loss_d = toy_d_loss(discriminator(real), discriminator(fake.detach()), loss)
+        loss_d = d_loss(discriminator(real), discriminator(fake.detach()), loss)
         loss_d.backward()
         opt_d.step()
     fake = generator(torch.randn(batch_size, z_dim))
