@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from helpers import global_rng_untouched
 
 from utils import evaluator
 from utils.data import load_mnist, load_mnist_uint8
@@ -32,6 +33,16 @@ def test_real_digits_score_near_zero():
 def test_test_set_against_itself_is_zero(test_set):
     report = evaluator.evaluate_samples(test_set[0])
     assert report.fid < 1e-6
+
+
+def test_evaluating_leaves_the_global_noise_alone(test_set):
+    # Noter un générateur au milieu d'un entraînement ne doit pas changer la suite de l'entraînement
+    # (le jour 3 note sa copie moyennée pendant l'entraînement, l'outil des 20 époques aussi).
+    evaluator._reference_stats.cache_clear()
+    with global_rng_untouched():
+        evaluator.evaluate_samples(test_set[0][:500])
+    with global_rng_untouched():
+        evaluator.load_classifier()
 
 
 def test_noise_scores_far_away():

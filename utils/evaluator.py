@@ -63,10 +63,15 @@ class MnistClassifier(nn.Module):
 
 
 def load_classifier(device: torch.device | str = "cpu") -> MnistClassifier:
-    """Charge le CNN de l'évaluateur (poids livrés avec le cours), en mode évaluation."""
+    """Charge le CNN de l'évaluateur (poids livrés avec le cours), en mode évaluation.
+
+    Ne touche pas à l'aléa global de torch : noter un générateur au milieu d'un entraînement
+    ne change pas la suite de cet entraînement.
+    """
     from .checkpoint import load_state_dict_file
 
-    model = MnistClassifier()
+    with torch.random.fork_rng(devices=[]):   # l'initialisation, aussitôt remplacée, tire des nombres
+        model = MnistClassifier()
     model.load_state_dict(load_state_dict_file(WEIGHTS_PATH))
     return model.to(device).eval()
 
