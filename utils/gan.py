@@ -10,7 +10,8 @@ d'après l'importent d'ici au lieu de la recopier. Chaque objet dit où il a
   le pas d'entraînement :func:`train_step`, la moyenne mobile des poids du
   générateur (:func:`make_ema`, :func:`ema_ready`) et la comptabilité d'une
   boucle d'entraînement (:class:`TrainingLog`) ;
-* **jour 3** (``02_labs/dcgan/dcgan_mnist.ipynb``) : le lissage unilatéral des
+* **jour 3** (``02_labs/dcgan/dcgan_mnist.ipynb``) : les deux réseaux
+  convolutifs :class:`DCGANGenerator` et :class:`DCGANDiscriminator`, le lissage unilatéral des
   étiquettes (``real_label``), plusieurs pas de D par pas de G (``d_steps``) et
   l'initialisation :func:`init_weights` étendue aux convolutions et à la
   BatchNorm.
@@ -30,7 +31,10 @@ Exemple (un jour qui réutilise le GAN du jour 1) ::
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -41,8 +45,9 @@ from .runtime import quick_or_full
 from .tracking import TensorBoardLogger, progress
 
 __all__ = [
-    "Discriminator", "Generator", "TrainingLog", "discriminator_loss", "ema_ready",
-    "generator_loss", "init_weights", "make_ema", "train_step",
+    "DCGANDiscriminator", "DCGANGenerator", "Discriminator", "Generator", "TrainingLog", "discriminator_loss", "ema_ready",
+    "generator_loss", "init_weights", "load_pretrained_dcgan", "make_ema", "pretrained_names",
+    "sample_digits", "train_step",
 ]
 
 # ---------------------------------------------------------------------------
@@ -92,6 +97,141 @@ class Generator(nn.Module):
 
     def forward(self, z):
         return self.net(z)
+
+
+# ---------------------------------------------------------------------------
+# Les réseaux du jour 3 (DCGAN)
+# ---------------------------------------------------------------------------
+
+
+class DCGANGenerator(nn.Module):
+    """Générateur convolutif du jour 3 (exercice 2), celui du DCGAN Keras.
+
+    Bruit (N, ``z_dim``) → ``Linear`` sans biais vers ``c1 × 7 × 7``,
+    ``BatchNorm1d``, ``LeakyReLU(0,2)`` → convolution transposée (noyau 4, pas
+    2) vers ``c2 × 14 × 14``, ``BatchNorm2d``, ``LeakyReLU(0,2)`` → convolution
+    transposée vers 1 × 28 × 28, ``Tanh``, avec ``c1, c2 = channels``. Les poids
+    se rangent sous les mêmes noms (``net.0.weight``...) que le ``Generator`` du
+    notebook : l'un se charge dans l'autre.
+    """
+
+    def __init__(self, z_dim=256, channels=(128, 64)):
+        super().__init__()
+        c1, c2 = channels
+        self.net = nn.Sequential(
+            nn.Linear(z_dim, c1 * 7 * 7, bias=False), nn.BatchNorm1d(c1 * 7 * 7), nn.LeakyReLU(0.2),
+            nn.Unflatten(1, (c1, 7, 7)),
+            nn.ConvTranspose2d(c1, c2, kernel_size=4, stride=2, padding=1, bias=False),
+            nn.BatchNorm2d(c2), nn.LeakyReLU(0.2),
+            nn.ConvTranspose2d(c2, 1, kernel_size=4, stride=2, padding=1),
+            nn.Tanh(),
+        )
+
+    def forward(self, z):
+        return self.net(z)
+
+
+class DCGANDiscriminator(nn.Module):
+    """Discriminateur convolutif du jour 3 (exercice 3), celui du DCGAN Keras.
+
+    Image (N, 1, 28, 28) → ``Conv2d`` (noyau 4, pas 2) vers ``c1 × 14 × 14``,
+    ``LeakyReLU(0,2)`` → ``Conv2d`` vers ``c2 × 7 × 7``, ``LeakyReLU(0,2)`` →
+    ``Dropout(dropout)``, ``Flatten``, ``Linear`` vers 1, ``Sigmoid``.
+
+    ``batch_norm=True`` ajoute une ``BatchNorm2d`` après la seconde convolution
+    (la variante de Radford et al., absente de la recette Keras) ; les
+    entraînements de ``tools/train_dcgan_20_epochs.py`` s'en servent.
+    """
+
+    def __init__(self, channels=(64, 128), dropout=0.3, batch_norm=False):
+        super().__init__()
+        c1, c2 = channels
+        second = [nn.Conv2d(c1, c2, kernel_size=4, stride=2, padding=1, bias=not batch_norm)]
+        if batch_norm:
+            second.append(nn.BatchNorm2d(c2))
+        self.net = nn.Sequential(
+            nn.Conv2d(1, c1, kernel_size=4, stride=2, padding=1), nn.LeakyReLU(0.2),
+            *second, nn.LeakyReLU(0.2),
+            nn.Dropout(dropout), nn.Flatten(), nn.Linear(c2 * 7 * 7, 1), nn.Sigmoid(),
+        )
+
+    def forward(self, x):
+        return self.net(x)
+
+
+#: Dossier des générateurs livrés avec le cours (entraînés par ``tools/train_dcgan_20_epochs.py``).
+PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
+#: Graine du bruit avec lequel on note un générateur livré (celle de son journal).
+SAMPLE_SEED = 2026
+
+
+def sample_digits(generator: nn.Module, z_dim: int, n: int = 10_000, seed: int = SAMPLE_SEED) -> torch.Tensor:
+    """``n`` chiffres du générateur, par lots de 1 000, pour un bruit tiré d'une graine fixe.
+
+    Le bruit est tiré sur le CPU (les mêmes nombres sur toutes les machines) puis envoyé sur
+    l'appareil du générateur ; le résultat revient sur le CPU. Le générateur doit être en mode
+    évaluation si l'on veut des chiffres qui ne dépendent pas du lot.
+    """
+    device = next(generator.parameters()).device
+    noise = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        return torch.cat([generator(torch.randn(min(1000, n - i), z_dim, generator=noise).to(device)).cpu()
+                          for i in range(0, n, 1000)])
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def write_checksums(folder: Path | None = None) -> Path:
+    """Réécrit ``SHA256SUMS`` (format de ``sha256sum``) pour les fichiers .pt et .json du dossier."""
+    folder = Path(folder or PRETRAINED_DIR)
+    lines = [f"{_sha256(p)}  {p.name}" for p in sorted(folder.iterdir()) if p.suffix in (".pt", ".json")]
+    (folder / "SHA256SUMS").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder / "SHA256SUMS"
+
+
+def pretrained_names() -> list[str]:
+    """Noms des générateurs livrés (sans extension), par ordre alphabétique."""
+    return sorted(p.stem for p in PRETRAINED_DIR.glob("*.pt"))
+
+
+def load_pretrained_dcgan(name: str, model: nn.Module | None = None) -> tuple[nn.Module, dict]:
+    """Charge un générateur DCGAN livré avec le cours, et son journal d'entraînement.
+
+    Entrée : le nom du fichier sans extension (voir :func:`pretrained_names`), et
+    facultativement un générateur à remplir (le ``Generator`` écrit au jour 3, avec les
+    canaux du journal) ; sinon un :class:`DCGANGenerator`. Les poids, rangés en float16,
+    sont vérifiés (somme SHA-256 de ``SHA256SUMS``) puis chargés en float32. Sortie : le
+    générateur en mode évaluation, sur le CPU, et le journal (réglages, durée, scores par
+    époque, ``scores`` : ceux du générateur livré, sur :func:`sample_digits`).
+    """
+    weights, journal = PRETRAINED_DIR / f"{name}.pt", PRETRAINED_DIR / f"{name}.json"
+    if not weights.exists() or not journal.exists():
+        known = ", ".join(pretrained_names()) or "aucun"
+        raise FileNotFoundError(f"Pas de générateur livré nommé {name!r} dans {PRETRAINED_DIR} "
+                                f"(générateurs livrés : {known}).")
+    listing = PRETRAINED_DIR / "SHA256SUMS"
+    if not listing.exists():
+        raise FileNotFoundError(f"{listing} manque : récupérez le dossier avec git (git checkout -- utils/pretrained).")
+    sums = dict(reversed(line.split(maxsplit=1)) for line in
+                listing.read_text(encoding="utf-8").splitlines() if line.strip())
+    for path in (weights, journal):
+        if sums.get(path.name) != _sha256(path):
+            raise RuntimeError(f"{path.name} ne correspond pas à sa somme SHA-256 dans SHA256SUMS : le fichier "
+                               "a été modifié ou abîmé. Récupérez-le avec git (git checkout -- utils/pretrained).")
+    log = json.loads(journal.read_text(encoding="utf-8"))
+    settings = log["settings"]
+    model = model if model is not None else DCGANGenerator(settings["z_dim"], tuple(settings["g_channels"]))
+    state = torch.load(weights, map_location="cpu", weights_only=True)
+    try:
+        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+    except RuntimeError as error:
+        raise RuntimeError(
+            f"Les poids de {name} ne rentrent pas dans ce générateur : il faut le générateur du jour 3 "
+            f"avec z_dim={settings['z_dim']} et channels={tuple(settings['g_channels'])}, ses couches "
+            f"dans self.net dans l'ordre de l'exercice 2. Détail : {' '.join(str(error).split())[:300]}") from None
+    return model.cpu().float().eval(), log
 
 
 def init_weights(module: nn.Module) -> None:
