@@ -80,6 +80,7 @@ def test_day_of_unknown_file():
 
 
 def test_get_day():
-    assert course.get_day(4).planned
+    assert course.get_day(6).planned
+    assert not course.get_day(4).planned
     with pytest.raises(ValueError, match="Pas de jour 99"):
         course.get_day(99)

@@ -177,3 +177,15 @@ def test_training_log_keeps_history_frames_and_progress(monkeypatch, tmp_path):
     log.close()
     assert logged[-1] == ("fermé",)
     assert log.seconds >= 0
+
+
+def test_day1_networks_take_other_image_shapes():
+    """Jour 4 : les réseaux du jour 1 pour les chiffres empilés (3 × 14 × 14), mêmes noms de poids."""
+    from utils.gan import Discriminator, Generator
+
+    generator, discriminator = Generator(shape=(3, 14, 14)), Discriminator(shape=(3, 14, 14))
+    images = generator(torch.randn(5, 64))
+    assert images.shape == (5, 3, 14, 14)
+    assert discriminator(images).shape == (5, 1)
+    assert Generator().state_dict().keys() == generator.state_dict().keys()
+    assert Generator()(torch.randn(2, 64)).shape == (2, 1, 28, 28)

@@ -67,7 +67,7 @@ class Day:
 
 
 #: Les jours, dans l'ordre du cours. C'est aussi l'ordre d'exécution des
-#: corrigés : les jours 3 et 5 relisent les échantillons enregistrés par le jour 1.
+#: corrigés : les jours 3, 4 et 5 relisent les échantillons enregistrés par le jour 1.
 DAYS: tuple[Day, ...] = (
     Day(
         number=1,
@@ -96,7 +96,15 @@ DAYS: tuple[Day, ...] = (
         checks="utils.checks.jour_03",
         budget="1 h 30, dont 8 à 9 min de calcul",
     ),
-    Day(number=4, title="modes d'échec et remèdes, WGAN-GP"),
+    Day(
+        number=4,
+        title="Les échecs d'un GAN et leurs remèdes : de WGAN à WGAN-GP",
+        lesson="01_cours/jour_04_echecs_et_remedes.md",
+        lab="wgan_gp/wgan_gp_mnist.ipynb",
+        lab_title="Galerie des échecs, WGAN-GP et quatre remèdes à temps égal",
+        checks="utils.checks.jour_04",
+        budget="1 h 30, dont environ 9 min de calcul",
+    ),
     Day(
         number=5,
         title="Autoencodeurs, VAE et GAN",

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
 from pathlib import Path
 
@@ -60,13 +61,14 @@ class Discriminator(nn.Module):
 
     Image (N, 1, 28, 28) aplatie en 784 valeurs → couches cachées ``hidden``,
     chacune suivie de ``LeakyReLU(0,2)`` et ``Dropout(dropout)`` → une
-    probabilité (N, 1) par ``Sigmoid``.
+    probabilité (N, 1) par ``Sigmoid``. ``shape`` : la forme d'une image
+    (``(3, 14, 14)`` pour les chiffres empilés du jour 4).
     """
 
-    def __init__(self, hidden=(512, 256, 128), dropout=0.1):
+    def __init__(self, hidden=(512, 256, 128), dropout=0.1, shape=(1, 28, 28)):
         super().__init__()
         layers = [nn.Flatten()]
-        in_features = 28 * 28
+        in_features = math.prod(shape)
         for width in hidden:
             layers += [nn.Linear(in_features, width), nn.LeakyReLU(0.2), nn.Dropout(dropout)]
             in_features = width
@@ -82,17 +84,18 @@ class Generator(nn.Module):
 
     Bruit (N, ``z_dim``) → couches cachées ``hidden``, chacune suivie de
     ``BatchNorm1d`` et ``LeakyReLU(0,2)`` → 784 pixels par ``Tanh``, remis en
-    forme d'image (N, 1, 28, 28) dans [-1, 1].
+    forme d'image (N, 1, 28, 28) dans [-1, 1]. ``shape`` : la forme d'une image
+    (``(3, 14, 14)`` pour les chiffres empilés du jour 4).
     """
 
-    def __init__(self, z_dim=64, hidden=(256, 512, 1024)):
+    def __init__(self, z_dim=64, hidden=(256, 512, 1024), shape=(1, 28, 28)):
         super().__init__()
         layers = []
         in_features = z_dim
         for width in hidden:
             layers += [nn.Linear(in_features, width), nn.BatchNorm1d(width), nn.LeakyReLU(0.2)]
             in_features = width
-        layers += [nn.Linear(in_features, 28 * 28), nn.Tanh(), nn.Unflatten(1, (1, 28, 28))]
+        layers += [nn.Linear(in_features, math.prod(shape)), nn.Tanh(), nn.Unflatten(1, tuple(shape))]
         self.net = nn.Sequential(*layers)
 
     def forward(self, z):

@@ -14,7 +14,7 @@ l'ont trouvé.
 Organisation (pour qui maintient le cours) : ``core`` rassemble ce que tous
 les jours partagent (verdicts, traduction des erreurs de PyTorch, sondes des
 modèles et des gradients) ; chaque jour a son module, ``jour_01``,
-``jour_02``, ``jour_03``, ``jour_05``. Un jour qui reprend une vérification
+``jour_02``, ``jour_03``, ``jour_04``, ``jour_05``. Un jour qui reprend une vérification
 d'un jour précédent l'importe de son module au lieu de la recopier (le jour 3
 vérifie ses pertes et son pas d'entraînement avec celles du jour 1).
 
@@ -46,6 +46,13 @@ from .jour_03 import (
     check_dcgan_train_step,
     check_smoothed_discriminator_loss,
 )
+from .jour_04 import (
+    check_critic,
+    check_critic_loss,
+    check_gradient_penalty,
+    check_wgan_generator_loss,
+    check_wgan_gp_step,
+)
 from .jour_05 import check_autoencoder, check_reparameterize, check_vae_loss
 
 __all__ = [
@@ -59,6 +66,9 @@ __all__ = [
     # jour 3 (la perte lissée et le pas à plusieurs pas de D reprennent les vérifications du jour 1)
     "check_conv_transpose_size", "check_dcgan_generator", "check_dcgan_discriminator",
     "check_smoothed_discriminator_loss", "check_dcgan_train_step",
+    # jour 4
+    "check_critic", "check_critic_loss", "check_gradient_penalty", "check_wgan_generator_loss",
+    "check_wgan_gp_step",
     # jour 5
     "check_autoencoder", "check_reparameterize", "check_vae_loss",
 ]
