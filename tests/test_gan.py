@@ -151,15 +151,15 @@ def test_training_log_keeps_history_frames_and_progress(monkeypatch, tmp_path):
         def log_scalars(self, step, **values):
             logged.append(("scalaires", step, sorted(values)))
 
-        def log_images(self, tag, images, step):
-            logged.append(("images", step, tag))
+        def log_images(self, tag, images, step, nrow=8):
+            logged.append(("images", step, tag, nrow))
 
         def close(self):
             logged.append(("fermé",))
 
     shown = []
     monkeypatch.setattr(gan, "TensorBoardLogger", FakeLogger)
-    monkeypatch.setattr(gan, "show_images", lambda images, nrow, title: shown.append(title))
+    monkeypatch.setattr(gan, "show_images", lambda images, nrow, title: shown.append((title, nrow)))
     log = gan.TrainingLog(total_steps=5, name="essai", desc=None, log_every=2)
     for step in range(5):
         log.record({"loss_d": float(step), "loss_g": 1.0})
@@ -172,8 +172,10 @@ def test_training_log_keeps_history_frames_and_progress(monkeypatch, tmp_path):
     assert log.labels == ["fin", "étape 5"] and not log.grids[0].requires_grad
     log.publish(images, "Époque 1")
     log.publish(images, "Époque 2", display=False)
-    assert shown == ["Époque 1"]
-    assert logged[-2:] == [("images", 5, "bruit_fixe"), ("images", 5, "bruit_fixe")]
+    log.publish(images, "Grille 10 × 10", tag="grille", nrow=10)      # le GAN conditionnel du jour 6
+    assert shown == [("Époque 1", 16), ("Grille 10 × 10", 10)]
+    assert logged[-3:] == [("images", 5, "bruit_fixe", 16), ("images", 5, "bruit_fixe", 16),
+                           ("images", 5, "grille", 10)]
     log.close()
     assert logged[-1] == ("fermé",)
     assert log.seconds >= 0

@@ -51,7 +51,7 @@ def test_day_one_paths_fixed_by_the_sources():
 @pytest.mark.parametrize("folder", ["solutions", "02_labs"])
 def test_every_notebook_on_disk_is_in_the_course_and_back(folder):
     on_disk = notebooks_under(ROOT / folder)
-    listed = {day.lab for day in DAYS}
+    listed = {lab.path for day in DAYS for lab in day.labs}
     assert not on_disk - listed, (
         f"Notebooks de {folder}/ absents du programme (ajoutez leur jour dans "
         f"utils/course.py) : {sorted(on_disk - listed)}")
@@ -68,7 +68,7 @@ def test_every_lesson_on_disk_is_in_the_course_and_back():
 
 @pytest.mark.parametrize("day", DAYS, ids=day_id)
 def test_files_named_in_the_course_exist(day):
-    for path in (day.lesson_path, day.lab_path, day.solution_path):
+    for path in (day.lesson_path, *day.all_lab_paths, *day.all_solution_paths):
         assert path.is_file(), f"jour {day.number} : {rel(path)} n'existe pas (voir utils/course.py)"
 
 
@@ -250,4 +250,5 @@ def test_links_point_to_existing_files(path):
 @pytest.mark.parametrize("day", DAYS, ids=day_id)
 def test_lessons_link_their_lab(day):
     text = day.lesson_path.read_text(encoding="utf-8")
-    assert f"../02_labs/{day.lab}" in text, f"{day.lesson} ne renvoie pas à son lab"
+    for lab in day.labs:
+        assert f"../02_labs/{lab.path}" in text, f"{day.lesson} ne renvoie pas à son lab {lab.path}"

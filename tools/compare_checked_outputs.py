@@ -54,9 +54,13 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     revision = argv[0] if argv else "HEAD"
     changed = 0
-    for day in course.written_days():
-        path = f"solutions/{day.lab}"
-        before = json.loads(subprocess.check_output(["git", "show", f"{revision}:{path}"]))
+    for solution in course.solution_paths():
+        path = solution.relative_to(course.ROOT).as_posix()
+        shown = subprocess.run(["git", "show", f"{revision}:{path}"], capture_output=True)
+        if shown.returncode != 0:
+            print(f"{path} : absent de {revision}, rien à comparer")
+            continue
+        before = json.loads(shown.stdout)
         with open(course.ROOT / path, encoding="utf-8") as handle:
             after = json.load(handle)
         old, new = checked_outputs(before), checked_outputs(after)

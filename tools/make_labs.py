@@ -114,11 +114,12 @@ def expected_labs(solutions: Path = SOLUTIONS, labs: Path = LABS) -> dict[Path, 
     """Pour chaque jour écrit du programme, le chemin du lab et le texte qu'il doit contenir."""
     result = {}
     for day in course.written_days():
-        path = solutions / day.lab
-        if not path.is_file():
-            raise LabError(f"Jour {day.number} : corrigé introuvable, {path} (voir utils/course.py).")
-        solution = nbformat.read(path, as_version=4)
-        result[labs / day.lab] = render(make_lab(solution, day.lab))
+        for lab in day.labs:
+            path = solutions / lab.path
+            if not path.is_file():
+                raise LabError(f"Jour {day.number} : corrigé introuvable, {path} (voir utils/course.py).")
+            solution = nbformat.read(path, as_version=4)
+            result[labs / lab.path] = render(make_lab(solution, lab.path))
     return result
 
 

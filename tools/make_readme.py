@@ -28,15 +28,23 @@ HEADER = (
 
 
 def row(day: Day) -> str:
-    """La ligne du tableau pour un jour (liens relatifs à la racine du dépôt)."""
+    """Les lignes du tableau pour un jour (liens relatifs à la racine du dépôt).
+
+    Un jour à plusieurs labs a une ligne par lab ; les suivantes laissent vides
+    le numéro et la leçon.
+    """
     if day.planned:
         return f"| {day.number} | {day.title} | *à venir* | | |\n"
-    return (
-        f"| {day.number} | [{day.title}]({day.lesson}) "
-        f"| [{day.lab_title}](02_labs/{day.lab}) "
-        f"| [corrigé](solutions/{day.lab}) "
-        f"| {day.budget} |\n"
-    )
+    lines = []
+    for index, lab in enumerate(day.labs):
+        start = f"| {day.number} | [{day.title}]({day.lesson}) " if index == 0 else "| | "
+        lines.append(
+            f"{start}"
+            f"| [{lab.title}](02_labs/{lab.path}) "
+            f"| [corrigé](solutions/{lab.path}) "
+            f"| {lab.budget} |\n"
+        )
+    return "".join(lines)
 
 
 def table(days=DAYS) -> str:

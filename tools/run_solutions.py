@@ -11,7 +11,7 @@ par le jour 1 (``outputs/train_gan_images/``), qui doit donc tourner avant eux.
 Usage, depuis la racine du dépôt :
 
     python tools/run_solutions.py                                         # toutes
-    python tools/run_solutions.py --day 3                                 # le corrigé du jour 3
+    python tools/run_solutions.py --day 3                                 # les corrigés du jour 3
     python tools/run_solutions.py solutions/images_gan/train_gan_images.ipynb
     python tools/run_solutions.py --quick ...                             # mode rapide (essai)
 """
@@ -46,17 +46,26 @@ def run(path: Path, timeout: int) -> float:
 def select(notebooks: list[Path], days: list[int]) -> list[Path]:
     """Les corrigés à exécuter, dans l'ordre du cours.
 
-    Sans notebook ni jour : tous les corrigés du programme. Un fichier donné
-    (corrigé, ou aussi bien lab ou leçon) désigne son jour, qui doit être au
-    programme ; un jour donné doit être déjà écrit.
+    Sans notebook ni jour : tous les corrigés du programme. Un notebook donné
+    (corrigé, ou aussi bien son lab) désigne ce corrigé seul ; une leçon
+    désigne tous les corrigés de son jour ; un jour donné doit être déjà écrit.
     """
-    chosen = {course.day_of(path).number for path in notebooks}
+    chosen: set[Path] = set()
+    for path in notebooks:
+        day = course.day_of(path)
+        target = Path(path).resolve()
+        labs = dict(zip(day.all_lab_paths, day.all_solution_paths))
+        if target in day.all_solution_paths:
+            chosen.add(target)
+        elif target in labs:
+            chosen.add(labs[target])
+        else:
+            chosen.update(day.all_solution_paths)
     for number in days:
         if course.get_day(number).planned:
             raise ValueError(f"Le jour {number} est à venir : il n'a pas encore de corrigé.")
-        chosen.add(number)
-    return [day.solution_path for day in course.written_days()
-            if not chosen or day.number in chosen]
+        chosen.update(course.get_day(number).all_solution_paths)
+    return [path for path in course.solution_paths() if not chosen or path in chosen]
 
 
 def main(argv=None) -> int:

@@ -14,7 +14,11 @@ Les sous-modules :
 * ``utils.checks`` : les auto-vérifications, un module par jour ;
 * ``utils.course`` : le programme du cours, lu par les outils et les tests ;
 * ``utils.toy2d`` et ``utils.latent`` : le GAN jouet du jour 2 et l'exploration
-  de l'espace latent du jour 5.
+  de l'espace latent du jour 5 ;
+* ``utils.metrics`` : FID, précision et rappel, densité et couverture,
+  mémorisation (les références du jour 6) ;
+* ``utils.control`` : interpolation entre deux bruits et exploration d'un
+  générateur conditionnel (jour 6).
 
 L'import ne change rien : ni graine, ni réglage de matplotlib, ni fichier écrit.
 """

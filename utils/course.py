@@ -24,6 +24,19 @@ SOLUTIONS_DIR = ROOT / "solutions"
 
 
 @dataclass(frozen=True)
+class Lab:
+    """Un notebook de plus pour un jour qui en a plusieurs (le jour 6).
+
+    ``path`` : chemin sous ``02_labs/`` et ``solutions/`` ; ``title`` : titre
+    dans le README ; ``budget`` : durée affichée dans le README.
+    """
+
+    path: str
+    title: str
+    budget: str
+
+
+@dataclass(frozen=True)
 class Day:
     """Un jour du cours.
 
@@ -34,7 +47,9 @@ class Day:
     (``"images_gan/train_gan_images.ipynb"``) ; ``lab_title`` : titre du lab
     dans le README ; ``checks`` : module des auto-vérifications
     (``"utils.checks.jour_01"``) ; ``budget`` : durée du lab affichée dans le
-    README. Un jour à venir n'a que ``number`` et ``title``.
+    README ; ``extra_labs`` : les notebooks suivants d'un jour qui en a
+    plusieurs (des :class:`Lab`), dans l'ordre où les faire. Un jour à venir
+    n'a que ``number`` et ``title``.
     """
 
     number: int
@@ -44,6 +59,7 @@ class Day:
     lab_title: str = ""
     checks: str | None = None
     budget: str = ""
+    extra_labs: tuple[Lab, ...] = ()
 
     @property
     def planned(self) -> bool:
@@ -65,9 +81,27 @@ class Day:
         """Chemin absolu du corrigé, sous ``solutions/``."""
         return SOLUTIONS_DIR / self.lab
 
+    @property
+    def labs(self) -> tuple[Lab, ...]:
+        """Tous les notebooks du jour, dans l'ordre : le premier, puis ``extra_labs``."""
+        if self.planned:
+            return ()
+        return (Lab(self.lab, self.lab_title, self.budget), *self.extra_labs)
+
+    @property
+    def all_lab_paths(self) -> list[Path]:
+        """Chemins absolus de tous les labs du jour, sous ``02_labs/``."""
+        return [LABS_DIR / lab.path for lab in self.labs]
+
+    @property
+    def all_solution_paths(self) -> list[Path]:
+        """Chemins absolus de tous les corrigés du jour, sous ``solutions/``."""
+        return [SOLUTIONS_DIR / lab.path for lab in self.labs]
+
 
 #: Les jours, dans l'ordre du cours. C'est aussi l'ordre d'exécution des
-#: corrigés : les jours 3, 4 et 5 relisent les échantillons enregistrés par le jour 1.
+#: corrigés : les jours 3, 4 et 5 relisent les échantillons enregistrés par le jour 1, et
+#: l'évaluation du jour 6 ceux de tous les jours, GAN conditionnel compris.
 DAYS: tuple[Day, ...] = (
     Day(
         number=1,
@@ -114,7 +148,20 @@ DAYS: tuple[Day, ...] = (
         checks="utils.checks.jour_05",
         budget="1 h 30, dont environ 3 min de calcul",
     ),
-    Day(number=6, title="évaluer et contrôler un générateur"),
+    Day(
+        number=6,
+        title="Évaluer et contrôler un générateur",
+        lesson="01_cours/jour_06_evaluer_et_controler.md",
+        lab="cgan/cgan_mnist.ipynb",
+        lab_title="GAN conditionnel : dessiner le chiffre demandé",
+        checks="utils.checks.jour_06",
+        budget="1 h, dont environ 4 min de calcul",
+        extra_labs=(
+            Lab("evaluation/evaluer_generateurs.ipynb",
+                "Évaluer honnêtement : FID, précision et rappel, mémorisation, tableau du cours",
+                "1 h 30, dont environ 5 min de calcul"),
+        ),
+    ),
 )
 
 
@@ -125,12 +172,12 @@ def written_days() -> tuple[Day, ...]:
 
 def solution_paths() -> list[Path]:
     """Chemins absolus des corrigés (``solutions/...``), dans l'ordre du cours."""
-    return [day.solution_path for day in written_days()]
+    return [path for day in written_days() for path in day.all_solution_paths]
 
 
 def lab_paths() -> list[Path]:
     """Chemins absolus des labs étudiants (``02_labs/...``), dans l'ordre du cours."""
-    return [day.lab_path for day in written_days()]
+    return [path for day in written_days() for path in day.all_lab_paths]
 
 
 def lesson_paths() -> list[Path]:
@@ -146,7 +193,7 @@ def day_of(path: str | Path) -> Day:
     """
     target = Path(path).resolve()
     for day in written_days():
-        if target in (day.lesson_path, day.lab_path, day.solution_path):
+        if target == day.lesson_path or target in (*day.all_lab_paths, *day.all_solution_paths):
             return day
     raise ValueError(
         f"{path} n'est ni une leçon, ni un lab, ni un corrigé du programme : "

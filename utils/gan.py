@@ -415,12 +415,16 @@ class TrainingLog:
         self.grids.append(images.detach().cpu())
         self.labels.append(label or f"étape {self.step}")
 
-    def publish(self, images: torch.Tensor, title: str, display: bool = True, tag: str = "bruit_fixe") -> None:
-        """Écrit une grille dans TensorBoard (onglet IMAGES, sous ``tag``) et l'affiche si ``display``."""
+    def publish(self, images: torch.Tensor, title: str, display: bool = True, tag: str = "bruit_fixe",
+                nrow: int = 16) -> None:
+        """Écrit une grille dans TensorBoard (onglet IMAGES, sous ``tag``) et l'affiche si ``display``.
+
+        ``nrow`` : images par ligne (10 pour la grille 10 × 10 du GAN conditionnel du jour 6).
+        """
         if self.tb is not None:
-            self.tb.log_images(tag, images, self.step)
+            self.tb.log_images(tag, images, self.step, nrow=nrow)
         if display:
-            show_images(images, nrow=16, title=title)
+            show_images(images, nrow=nrow, title=title)
 
     def close(self) -> None:
         """Ferme la barre et le journal TensorBoard."""

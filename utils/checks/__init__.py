@@ -14,7 +14,7 @@ l'ont trouvé.
 Organisation (pour qui maintient le cours) : ``core`` rassemble ce que tous
 les jours partagent (verdicts, traduction des erreurs de PyTorch, sondes des
 modèles et des gradients) ; chaque jour a son module, ``jour_01``,
-``jour_02``, ``jour_03``, ``jour_04``, ``jour_05``. Un jour qui reprend une vérification
+``jour_02``, ``jour_03``, ``jour_04``, ``jour_05``, ``jour_06``. Un jour qui reprend une vérification
 d'un jour précédent l'importe de son module au lieu de la recopier (le jour 3
 vérifie ses pertes et son pas d'entraînement avec celles du jour 1).
 
@@ -54,6 +54,16 @@ from .jour_04 import (
     check_wgan_gp_step,
 )
 from .jour_05 import check_autoencoder, check_reparameterize, check_vae_loss
+from .jour_06 import (
+    check_cgan_step,
+    check_conditional_discriminator,
+    check_conditional_generator,
+    check_density_coverage,
+    check_frechet_distance,
+    check_knn_radii,
+    check_memorisation_ratio,
+    check_precision_recall,
+)
 
 __all__ = [
     "CheckError", "describe_difference",
@@ -71,4 +81,8 @@ __all__ = [
     "check_wgan_gp_step",
     # jour 5
     "check_autoencoder", "check_reparameterize", "check_vae_loss",
+    # jour 6 : le GAN conditionnel, puis l'évaluation
+    "check_conditional_generator", "check_conditional_discriminator", "check_cgan_step",
+    "check_frechet_distance", "check_knn_radii", "check_precision_recall", "check_density_coverage",
+    "check_memorisation_ratio",
 ]

@@ -1,0 +1,102 @@
+"""Jour 6 : utils.control, interpolation entre deux bruits et exploration d'un générateur
+conditionnel, avec et sans widgets."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from utils.control import ConditionalExplorer, draw_conditional, interpolation_path, lerp, slerp
+
+
+class TinyConditional(nn.Module):
+    def __init__(self, z_dim=8):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(z_dim + 10, 784), nn.Tanh())
+
+    def forward(self, z, labels):
+        return self.net(torch.cat([z, F.one_hot(labels, 10).float()], dim=1)).view(-1, 1, 28, 28)
+
+
+def test_slerp_keeps_the_norm_and_lerp_does_not():
+    g = torch.Generator().manual_seed(0)
+    z1, z2 = torch.randn(2, 64, generator=g)
+    z2 = z2 / z2.norm() * z1.norm()              # même norme aux deux bouts
+    assert torch.allclose(slerp(z1, z2, 0.0), z1, atol=1e-5)
+    assert torch.allclose(slerp(z1, z2, 1.0), z2, atol=1e-5)
+    assert slerp(z1, z2, 0.5).norm() == pytest.approx(z1.norm().item(), rel=1e-5)
+    # deux bruits presque orthogonaux : le milieu linéaire perd environ 1/√2 de la norme
+    cos = torch.dot(z1, z2) / (z1.norm() * z2.norm())
+    assert lerp(z1, z2, 0.5).norm() == pytest.approx(z1.norm().item() * math.sqrt((1 + cos.item()) / 2), rel=1e-5)
+    assert torch.allclose(slerp(z1, z1.clone(), 0.3), z1)          # Ω = 0 : pas de division par zéro
+
+
+def test_interpolation_path_shapes_and_errors():
+    z1, z2 = torch.zeros(4), torch.ones(4)
+    path = interpolation_path(z1, z2, steps=5, mode="lerp")
+    assert path.shape == (5, 4) and torch.allclose(path[2], torch.full((4,), 0.5))
+    with pytest.raises(ValueError, match="lerp"):
+        interpolation_path(z1, z2, mode="cubique")
+    with pytest.raises(ValueError, match="au moins 2"):
+        interpolation_path(z1, z2, steps=1)
+    with pytest.raises(ValueError, match="même forme"):
+        lerp(z1, torch.ones(3), 0.5)
+
+
+def test_draw_conditional_one_label_for_all_and_mode_restored():
+    generator = TinyConditional()
+    z = torch.randn(3, 8)
+    images = draw_conditional(generator, z, 7)
+    assert images.shape == (3, 1, 28, 28) and generator.training
+    assert torch.allclose(images, draw_conditional(generator, z, [7, 7, 7]))
+    with pytest.raises(ValueError, match="une étiquette par bruit"):
+        draw_conditional(generator, z, [1, 2])
+
+
+def test_explorer_logic_without_widgets():
+    generator = TinyConditional()
+    explorer = ConditionalExplorer(generator, z_dim=8, seed=3)
+    linear, spherical = explorer.update(0.0, 4)
+    assert torch.allclose(linear, spherical, atol=1e-5)            # t = 0 : les deux chemins partent de z1
+    linear, spherical = explorer.update(0.5, 4)
+    assert not torch.allclose(linear, spherical)
+    other_digit, _ = explorer.update(0.5, 5)
+    assert not torch.allclose(other_digit, linear)                  # même style, autre chiffre
+    assert explorer.state == (0.5, 5)
+    with pytest.raises(ValueError, match="entre 0 et 9"):
+        explorer.update(0.5, 10)
+
+
+def test_explorer_widget_reacts_to_slider_digit_and_button():
+    explorer = ConditionalExplorer(TinyConditional(), z_dim=8)
+    panel = explorer.widget()
+    first = [bytes(image.value) for image in explorer.images]
+    assert first[0].startswith(b"\x89PNG")
+    panel.slider.value = 0.9
+    moved = [bytes(image.value) for image in explorer.images]
+    assert moved != first and explorer.state == (0.9, 0)
+    panel.digit.value = 3
+    assert explorer.state == (0.9, 3) and [bytes(i.value) for i in explorer.images] != moved
+    before = explorer.z1.clone()
+    panel.button.click()
+    assert not torch.equal(before, explorer.z1)
+    assert "linéaire" in explorer.norms.value
+
+
+def test_slerp_rejects_batches_and_handles_opposite_noises():
+    with pytest.raises(ValueError, match="paire par paire"):
+        slerp(torch.randn(3, 8), torch.randn(3, 8), 0.5)
+    z = torch.randn(8)
+    assert torch.allclose(slerp(z, -z, 0.25), lerp(z, -z, 0.25))
+
+
+def test_draw_conditional_restores_the_mode_after_an_error():
+    class Broken(TinyConditional):
+        def forward(self, z, labels):
+            raise RuntimeError("cassé")
+    generator = Broken()
+    with pytest.raises(RuntimeError):
+        draw_conditional(generator, torch.randn(2, 8), 1)
+    assert generator.training
