@@ -245,16 +245,23 @@ def _ball_counts(real, fake, radii):
     return (torch.cdist(real, fake) < radii[:, None])
 
 
+def _pair_answer(fn, name: str, k: int, names: str):
+    """Appelle ``fn(real, fake, k=k)`` sur les nuages de test : (real, fake, réponse, libellé)."""
+    __tracebackhide__ = True
+    _check_function(fn, name)
+    _check_argument_order(fn, ["real", "fake", "k"], name)
+    real, fake = _prdc_clouds()
+    copies = (real.clone(), fake.clone())
+    what = f"{name}(real, fake, k={k})"
+    got = _pair(_call(fn, real, fake, k=k, what=what), what, names)
+    _inputs_kept((real, fake), copies, name)
+    return real, fake, got, what
+
+
 def check_precision_recall(precision_recall) -> None:
     """Vérifie ``precision_recall(real, fake, k=3)`` (Kynkäänniemi et al. 2019)."""
     __tracebackhide__ = True
-    _check_function(precision_recall, "precision_recall")
-    _check_argument_order(precision_recall, ["real", "fake", "k"], "precision_recall")
-    real, fake = _prdc_clouds()
-    copies = (real.clone(), fake.clone())
-    what = "precision_recall(real, fake, k=3)"
-    got = _pair(_call(precision_recall, real, fake, k=3, what=what), what, "la précision et le rappel")
-    _inputs_kept((real, fake), copies, "precision_recall")
+    real, fake, got, what = _pair_answer(precision_recall, "precision_recall", 3, "la précision et le rappel")
     precision, recall = metrics.precision_recall(real, fake, k=3)
     if _close(got[0], precision, abs_=1e-6) and _close(got[1], recall, abs_=1e-6):
         _ok(f"precision_recall correcte : précision {precision:.3f}, rappel {recall:.3f} pour un faux "
@@ -285,13 +292,8 @@ def check_precision_recall(precision_recall) -> None:
 def check_density_coverage(density_coverage) -> None:
     """Vérifie ``density_coverage(real, fake, k=5)`` (Naeem et al. 2020)."""
     __tracebackhide__ = True
-    _check_function(density_coverage, "density_coverage")
-    _check_argument_order(density_coverage, ["real", "fake", "k"], "density_coverage")
-    real, fake = _prdc_clouds()
-    copies = (real.clone(), fake.clone())
-    what = "density_coverage(real, fake, k=5)"
-    got = _pair(_call(density_coverage, real, fake, k=5, what=what), what, "la densité et la couverture")
-    _inputs_kept((real, fake), copies, "density_coverage")
+    real, fake, got, what = _pair_answer(density_coverage, "density_coverage", 5,
+                                         "la densité et la couverture")
     density, coverage = metrics.density_coverage(real, fake, k=5)
     if _close(got[0], density, abs_=1e-6) and _close(got[1], coverage, abs_=1e-6):
         _ok(f"density_coverage correcte : densité {density:.3f}, couverture {coverage:.3f} pour un faux "
