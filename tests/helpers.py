@@ -10,6 +10,7 @@ place le dossier ``tests/`` dans ``sys.path``).
 """
 
 import importlib.util
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -26,6 +27,7 @@ def load_tool(name: str):
     path = Path(__file__).resolve().parent.parent / "tools" / f"{name}.py"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module   # les dataclasses d'un outil retrouvent leur module
     spec.loader.exec_module(module)
     return module
 
