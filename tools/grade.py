@@ -420,7 +420,7 @@ def run_in_sandbox(notebook: Path, dest: Path, limit: float, quick: bool, sandbo
                str(events_path)]
     if sandbox:
         command = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-                   "--tmpfs", "/tmp", "--tmpfs", "/dev/shm", "--bind", str(dest), str(dest),
+                   "--tmpfs", "/dev/shm", "--bind", str(dest), str(dest),
                    "--unshare-all", "--die-with-parent", "--new-session",
                    "--chdir", str(notebook.parent), "--", *command]
     status = GRADED
