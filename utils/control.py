@@ -45,7 +45,9 @@ def slerp(z1: torch.Tensor, z2: torch.Tensor, t: float) -> torch.Tensor:
     opposés (Ω = π), l'arc n'est pas défini : on prend alors aussi la ligne droite.
     """
     _check_pair(z1, z2)
-    a, b = z1.float(), z2.float()
+    # En float64 : en float32, deux bruits exactement opposés donnent cos Ω = -1 + 1e-7, donc
+    # sin Ω ≈ 5e-4, et la division par sin Ω ferait exploser le résultat au lieu de la ligne droite.
+    a, b = z1.double(), z2.double()
     cos = torch.dot(a, b) / (a.norm() * b.norm()).clamp(min=1e-12)
     omega = torch.arccos(cos.clamp(-1.0, 1.0))
     if torch.sin(omega).abs() < 1e-4:
