@@ -13,12 +13,17 @@ def test_set():
     return load_mnist("test")
 
 
-def test_classifier_accuracy_at_least_99(test_set):
-    images, labels = test_set
-    model = evaluator.load_classifier()
-    with torch.no_grad():
-        predicted = torch.cat([model(images[i:i + 1000]).argmax(1) for i in range(0, 10000, 1000)])
-    accuracy = (predicted == labels).float().mean().item()
+@pytest.fixture(scope="module")
+def test_predictions(test_set):
+    """Caractéristiques (10000, 128) et probabilités (10000, 10) de l'évaluateur sur les images de
+    test, calculées une fois pour les tests qui suivent (sans toucher à l'aléa global)."""
+    with global_rng_untouched():
+        return evaluator._predict(evaluator.load_classifier(), test_set[0])
+
+
+def test_classifier_accuracy_at_least_99(test_set, test_predictions):
+    predicted = test_predictions[1].argmax(1)
+    accuracy = (predicted == test_set[1]).float().mean().item()
     assert accuracy >= 0.99, f"précision {accuracy:.4f}"
 
 
@@ -35,9 +40,65 @@ def test_test_set_against_itself_is_zero(test_set):
     assert report.fid < 1e-6
 
 
+@pytest.fixture(scope="module")
+def fresh_reference(test_predictions):
+    """La référence du FID-MNIST recalculée ici, sans le fichier livré : moyenne et covariance des
+    caractéristiques des images de test."""
+    return evaluator._mean_cov(test_predictions[0])
+
+
+def test_compute_reference_stats_is_the_mean_and_covariance_of_the_test_features(
+        monkeypatch, test_set, test_predictions, fresh_reference):
+    # Ce que fait compute_reference_stats, sans refaire les 10 000 passages : les images qu'il
+    # donne au classifieur sont celles du test, et il renvoie leur moyenne et leur covariance.
+    seen = []
+
+    def predict(model, images):
+        seen.append(images)
+        return test_predictions
+
+    monkeypatch.setattr(evaluator, "_predict", predict)
+    with global_rng_untouched():
+        mu, cov = evaluator.compute_reference_stats("cpu")
+    assert len(seen) == 1 and torch.equal(seen[0], test_set[0])
+    assert torch.equal(mu, fresh_reference[0]) and torch.equal(cov, fresh_reference[1])
+    assert mu.dtype == torch.float64 and cov.shape == (128, 128)
+
+
+def test_shipped_reference_is_the_one_these_weights_give(fresh_reference):
+    shipped = evaluator._shipped_reference_stats()
+    assert shipped is not None, "mnist_reference_stats.pt absent ou d'autres poids : python tools/train_evaluator.py"
+    (mu, cov), (fresh_mu, fresh_cov) = shipped, fresh_reference
+    assert torch.allclose(mu, fresh_mu, rtol=1e-5, atol=1e-6)
+    assert torch.allclose(cov, fresh_cov, rtol=1e-5, atol=1e-6)
+    assert evaluator.frechet_distance(mu, cov, fresh_mu, fresh_cov) < 1e-6
+
+
+def test_reference_is_recomputed_for_other_weights(tmp_path, monkeypatch, fresh_reference):
+    # Des poids réentraînés (ici : une copie dont un octet de fin change l'empreinte) ou un fichier
+    # abîmé : la référence livrée ne vaut plus, elle est recalculée.
+    real_weights, weights = evaluator.WEIGHTS_PATH, tmp_path / "poids.pt"
+    weights.write_bytes(evaluator.WEIGHTS_PATH.read_bytes())
+    monkeypatch.setattr(evaluator, "WEIGHTS_PATH", weights)
+    assert evaluator._shipped_reference_stats() is not None
+    with open(weights, "ab") as stream:
+        stream.write(b"\0")
+    assert evaluator._shipped_reference_stats() is None
+    broken = tmp_path / "stats.pt"
+    broken.write_bytes(b"abime")
+    monkeypatch.setattr(evaluator, "WEIGHTS_PATH", real_weights)
+    monkeypatch.setattr(evaluator, "REFERENCE_STATS_PATH", broken)
+    assert evaluator._shipped_reference_stats() is None
+    evaluator._reference_stats.cache_clear()
+    monkeypatch.setattr(evaluator, "compute_reference_stats", lambda device: fresh_reference)
+    assert evaluator._reference_stats("cpu") is fresh_reference
+    evaluator._reference_stats.cache_clear()
+
+
 def test_evaluating_leaves_the_global_noise_alone(test_set):
     # Noter un générateur au milieu d'un entraînement ne doit pas changer la suite de l'entraînement
     # (le jour 3 note sa copie moyennée pendant l'entraînement, l'outil des 20 époques aussi).
+    # Le calcul de la référence, lui, est vérifié par la fixture fresh_reference.
     evaluator._reference_stats.cache_clear()
     with global_rng_untouched():
         evaluator.evaluate_samples(test_set[0][:500])

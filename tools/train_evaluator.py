@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 from utils.checkpoint import _atomic_torch_save
 from utils.data import iterate_minibatches, load_mnist
-from utils.evaluator import WEIGHTS_PATH, MnistClassifier
+from utils.evaluator import WEIGHTS_PATH, MnistClassifier, save_reference_stats
 from utils.runtime import set_seed
 
 
@@ -100,6 +100,7 @@ def main() -> None:
               f"({time.time() - start:.0f} s)")
     _atomic_torch_save(model.state_dict(), WEIGHTS_PATH)
     print(f"Poids écrits dans {WEIGHTS_PATH}")
+    print(f"Référence du FID-MNIST (10 000 images de test) écrite dans {save_reference_stats()}")
 
 
 if __name__ == "__main__":
