@@ -146,6 +146,13 @@ def solution_answer(lab: str, number: int) -> str:
                    if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION"))
 
 
+def stub_answer(lab: str, number: int) -> str:
+    """La cellule de l'exercice ``number`` telle que le lab la donne (bloc « À VOUS DE JOUER »)."""
+    nb = _cells(lab, course.LABS_DIR)
+    return next(c.source for c in nb.cells if c.cell_type == "code" and EXERCISE_RE.match(c.source)
+                and int(EXERCISE_RE.match(c.source).group(1)) == number)
+
+
 def wrong_answer(lab: str, number: int, edits) -> str:
     """La réponse du corrigé, faussée par les substitutions ``edits`` (chacune doit s'appliquer)."""
     source = solution_answer(lab, number)
@@ -177,6 +184,69 @@ def complete(lab: str, numbers=None):
     """Les réponses justes du corrigé (pour les exercices ``numbers``, tous par défaut)."""
     total = len(MISTAKES[lab])
     return {n: solution_answer(lab, n) for n in (numbers or range(1, total + 1))}
+
+
+def lab_namespace(lab: str) -> dict:
+    """Exécute dans ce processus, en mode rapide, les cellules de code du corrigé qui précèdent
+    sa première cellule d'exercice ; renvoie l'espace de noms obtenu.
+
+    C'est l'état d'un noyau au moment où l'étudiant écrit son premier exercice : la cellule de
+    démarrage (imports, vérifications, ``CONFIG``) et ce qui prépare les exercices (données,
+    caractéristiques de référence). Les erreurs typiques s'y jouent sans lancer un noyau par
+    copie (voir :func:`run_answer`).
+    """
+    import contextlib
+    import io
+    import warnings
+
+    import matplotlib.pyplot as plt
+
+    nb = _cells(lab, course.SOLUTIONS_DIR)
+    namespace = {"__name__": "__main__", "display": lambda *args, **kwargs: None}
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        if EXERCISE_RE.match(cell.source):
+            break
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            exec(compile(cell.source, f"{lab} (cellule {index + 1})", "exec"), namespace)
+        plt.close("all")
+    return namespace
+
+
+def check_source(lab: str, number: int) -> str:
+    """Le texte de la cellule de vérification de l'exercice ``number`` (la première cellule de
+    code qui suit l'exercice et appelle une fonction ``check_...``)."""
+    nb = _cells(lab, course.LABS_DIR)
+    cells = [c for c in nb.cells if c.cell_type == "code"]
+    start = next(i for i, c in enumerate(cells) if EXERCISE_RE.match(c.source)
+                 and int(EXERCISE_RE.match(c.source).group(1)) == number)
+    return next(c.source for c in cells[start + 1:] if re.search(r"\bcheck_\w+\s*\(", c.source))
+
+
+def run_answer(namespace: dict, lab: str, answers: dict[int, str]) -> None:
+    """Exécute, dans une copie de ``namespace``, chaque réponse de ``answers`` (dans l'ordre des
+    exercices) suivie de sa cellule de vérification, comme le ferait le noyau ; les erreurs
+    (``CheckError`` d'une vérification comprise) remontent. Les exercices absents de
+    ``answers`` prennent la réponse du corrigé s'ils précèdent le dernier exercice donné."""
+    import contextlib
+    import io
+    import warnings
+
+    import matplotlib.pyplot as plt
+
+    scope = dict(namespace)
+    last = max(answers)
+    for number in range(1, last + 1):
+        for source, where in ((answers.get(number) or solution_answer(lab, number), "exercice"),
+                              (check_source(lab, number), "vérification")):
+            with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                try:
+                    exec(compile(source, f"{lab} ({where} {number})", "exec"), scope)
+                finally:
+                    plt.close("all")
 
 
 def write(nb, path) -> None:

@@ -21,6 +21,14 @@ from torch import nn
 
 from utils.checks import CheckError
 
+#: Les corrigés qui construisent un terrain de jeu interactif (un appel à ``.widget()``), et ce
+#: que ``tests/test_browser.py`` y actionne dans le navigateur (« curseur », « bouton »).
+PLAYGROUND_ACTIONS = {
+    "dynamique/gan_2d_playground.ipynb": ["bouton"],
+    "autoencoders/ae_vae_mnist.ipynb": ["curseur"],
+    "cgan/cgan_mnist.ipynb": ["curseur", "bouton"],
+}
+
 
 def load_tool(name: str):
     """Importe le script ``tools/<name>.py`` comme un module (``tools/`` n'est pas un paquet)."""

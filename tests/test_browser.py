@@ -7,9 +7,15 @@ chaque notebook et exécute toutes ses cellules (menu « Run › Run All Cells �
 On vérifie :
 
 * chaque lab s'arrête à son premier exercice, sur ``NotImplementedError``, et nulle part ailleurs ;
-* chaque corrigé va jusqu'au bout sans sortie d'erreur ;
-* chaque terrain de jeu (jours 2, 5 et 6) s'affiche en widgets (ni le texte de leur modèle,
-  ni « Error displaying widget »), et bouger un curseur ou cliquer un bouton change la figure.
+* chaque corrigé qui contient un terrain de jeu (jours 2, 5 et 6) va jusqu'au bout sans sortie
+  d'erreur, ses widgets (terrain de jeu et barres de progression) s'affichent en widgets (ni le
+  texte de leur modèle, ni « Error displaying widget »), et bouger un curseur ou cliquer un
+  bouton change la figure.
+
+Les autres corrigés ne sont pas réexécutés ici : nbval les exécute déjà (chaque notebook est
+exécuté une fois par lancement de pytest), et ils n'ont pas de terrain de jeu. Les labs ne
+sont exécutés qu'ici quand ce module tourne : ``tests/test_labs.py`` saute alors sa propre
+exécution des labs (voir ``tests/conftest.py``).
 
 Les erreurs sont lues dans le notebook enregistré par JupyterLab (Ctrl+S) après l'exécution,
 le rendu dans la page. Une capture de chaque notebook va dans ``outputs/captures_navigateur/``.
@@ -36,6 +42,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from helpers import PLAYGROUND_ACTIONS
 
 from utils import course
 
@@ -49,14 +56,13 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 #: Temps maximal d'un notebook, de son ouverture à la fin de son exécution.
 NOTEBOOK_TIMEOUT = 300
-#: Les terrains de jeu : le notebook, et ce qu'on y actionne (« curseur », « bouton »).
-PLAYGROUNDS = {
-    "dynamique/gan_2d_playground.ipynb": ["bouton"],
-    "autoencoders/ae_vae_mnist.ipynb": ["curseur"],
-    "cgan/cgan_mnist.ipynb": ["curseur", "bouton"],
-}
+#: Les terrains de jeu : le notebook, et ce qu'on y actionne (« curseur », « bouton »). Ce sont
+#: les seuls corrigés exécutés ici : nbval exécute déjà tous les corrigés, et seul un navigateur
+#: montre qu'un widget s'affiche et répond. ``tests/test_structure.py`` vérifie que la liste
+#: nomme chaque corrigé qui construit un terrain de jeu (appel à ``.widget()``).
+PLAYGROUNDS = PLAYGROUND_ACTIONS
 
-pytestmark = pytest.mark.navigateur
+pytestmark = [pytest.mark.navigateur, pytest.mark.lent]
 
 
 def _missing_tools() -> str | None:
@@ -116,9 +122,14 @@ class LabServer:
 @pytest.fixture(scope="module")
 def lab_server(tmp_path_factory):
     root = tmp_path_factory.mktemp("jupyterlab")
-    for folder in ("02_labs", "solutions"):
+    # Une copie du cours : les notebooks, et le paquet utils (placé en tête de PYTHONPATH), pour
+    # que les artefacts des notebooks (outputs/, runs/) s'écrivent dans la copie et jamais en même
+    # temps que ceux de nbval, qui exécute les mêmes corrigés dans un autre processus (xdist).
+    for folder in ("02_labs", "solutions", "utils"):
         shutil.copytree(ROOT / folder, root / folder,
-                        ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+                        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    shutil.copy2(ROOT / "pyproject.toml", root / "pyproject.toml")
+    (root / "data").symlink_to(ROOT / "data", target_is_directory=True)
     # Réglages de l'étudiant neuf, sauf deux : pas de sauvegarde automatique (on enregistre
     # quand on veut lire les sorties), et toutes les cellules dans la page (pas de fenêtrage).
     settings = root / ".reglages"
@@ -131,6 +142,7 @@ def lab_server(tmp_path_factory):
         path.write_text(json.dumps(value), encoding="utf-8")
     server = LabServer(root)
     env = {**os.environ, "GANS_QUICK": "1", "JUPYTERLAB_SETTINGS_DIR": str(settings),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])),
            "JUPYTERLAB_WORKSPACES_DIR": str(root / ".espaces"),
            "JUPYTER_RUNTIME_DIR": str(root / ".runtime")}
     log = open(root / ".jupyterlab.log", "wb")
@@ -204,22 +216,38 @@ def run_notebook(page, server: LabServer, path: str):
     page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
     prompts = notebook.locator(".jp-InputPrompt")
 
-    def finished():
-        if server.kernel_state(path) != "idle":
-            return False
-        texts = prompts.all_inner_texts()
-        return not any("*" in t for t in texts)
+    def queued() -> bool:
+        return any("*" in t for t in prompts.all_inner_texts())
+
+    def finished() -> bool:
+        return server.kernel_state(path) == "idle" and not queued()
 
     start = time.monotonic()
-    _wait(lambda: finished() and (time.sleep(2) or finished()), NOTEBOOK_TIMEOUT,
-          f"{path} : l'exécution n'est pas finie après {NOTEBOOK_TIMEOUT} s")
+    # D'abord voir l'exécution commencer (noyau occupé ou cellule en attente « [*] »), pour ne
+    # pas prendre l'instant d'avant pour la fin ; la cellule de démarrage dure plus d'une seconde.
+    while time.monotonic() - start < 15 and server.kernel_state(path) != "busy" and not queued():
+        time.sleep(0.1)
+    _wait(lambda: finished() and (time.sleep(0.3) or finished()), NOTEBOOK_TIMEOUT,
+          f"{path} : l'exécution n'est pas finie après {NOTEBOOK_TIMEOUT} s", interval=0.25)
     seconds = time.monotonic() - start
     notebook.click(position={"x": 5, "y": 5})
     page.keyboard.press("Escape")
     page.keyboard.press("Control+s")
-    _wait(lambda: saved.stat().st_mtime_ns != before, 30, f"{path} : JupyterLab n'a pas enregistré")
-    time.sleep(0.5)
-    return nbformat.read(saved, as_version=4), seconds
+    _wait(lambda: saved.stat().st_mtime_ns != before, 30, f"{path} : JupyterLab n'a pas enregistré",
+          interval=0.1)
+    return _read_saved(saved), seconds
+
+
+def _read_saved(path: Path):
+    """Le notebook enregistré (relu tant que l'écriture n'est pas finie, 10 s au plus)."""
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            return nbformat.read(path, as_version=4)
+        except Exception:  # noqa: BLE001 - fichier en cours d'écriture
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
 
 
 def _errors(nb):
@@ -272,7 +300,7 @@ def test_lab_stops_at_its_first_exercise_in_the_browser(page, lab_server, lab):
     _capture(page, f"labs_{Path(lab).stem}")
 
 
-@pytest.mark.parametrize("lab", LABS)
+@pytest.mark.parametrize("lab", sorted(PLAYGROUNDS))
 def test_solution_runs_to_the_end_in_the_browser(page, lab_server, lab):
     path = f"solutions/{lab}"
     nb, seconds = run_notebook(page, lab_server, path)
@@ -285,8 +313,7 @@ def test_solution_runs_to_the_end_in_the_browser(page, lab_server, lab):
     assert not _rendering_problems(page), f"{path} : {_rendering_problems(page)}"
     page.locator(".jp-Cell").last.scroll_into_view_if_needed()
     _capture(page, f"solutions_{Path(lab).stem}")
-    if lab in PLAYGROUNDS:
-        check_playground(page, lab, PLAYGROUNDS[lab])
+    check_playground(page, lab, PLAYGROUNDS[lab])
     print(f"{path} : exécuté en {seconds:.0f} s dans le navigateur")
 
 

@@ -8,6 +8,7 @@ import re
 
 import nbformat
 import pytest
+from helpers import PLAYGROUND_ACTIONS
 
 from utils import course
 
@@ -100,6 +101,17 @@ def test_solution_stores_no_widget_state_and_no_html_animation(path):
             html = output.get("data", {}).get("text/html", "")
             assert "animation" not in html.lower() or "<script" not in html, (
                 f"cellule {index} : animation HTML, remplacez-la par un GIF")
+
+
+def test_browser_test_knows_every_playground():
+    """Le test dans le navigateur n'exécute que les corrigés qui ont un terrain de jeu : sa liste
+    doit nommer chacun d'eux (un corrigé qui appelle ``.widget()``), et rien d'autre."""
+    with_widget = {str(path.relative_to(course.SOLUTIONS_DIR)) for path in SOLUTIONS
+                   if any(cell.cell_type == "code" and re.search(r"\.widget\(\)", cell.source)
+                          for cell in nbformat.read(path, as_version=4).cells)}
+    assert with_widget == set(PLAYGROUND_ACTIONS), (
+        "mettez à jour PLAYGROUND_ACTIONS dans tests/helpers.py : corrigés avec un terrain de jeu "
+        f"{sorted(with_widget)}, listés {sorted(PLAYGROUND_ACTIONS)}")
 
 
 @pytest.mark.parametrize("path", LABS, ids=rel)

@@ -362,7 +362,7 @@ def sandbox_env(dest: Path, quick: bool, threads: int | None) -> dict:
     """L'environnement du processus d'exécution : tout ce qui s'écrit reste dans ``dest``."""
     home = dest / "maison"
     env = {key: value for key, value in os.environ.items()
-           if key in ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TERM", "VIRTUAL_ENV",
+           if key in ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TERM", "VIRTUAL_ENV", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
                       "GANS_DEVICE", "CUDA_VISIBLE_DEVICES")}
     env.update({
         "HOME": str(home), "TMPDIR": str(home / "tmp"), "MPLCONFIGDIR": str(home / "mpl"),
