@@ -10,6 +10,7 @@ lu comme « non tenté ». La correction d'une vraie classe, dans le bac à sabl
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
 import subprocess
@@ -33,7 +34,15 @@ LIMIT = 45   # secondes par copie : une copie juste s'arrête bien avant (mode -
 @pytest.mark.parametrize("content, reason", [
     ('{"cells": [{"cell_type": "code", "source": "x = 1", "outp', "JSON invalide"),
     ("bonjour", "JSON invalide"),
-    ('["pas", "un", "notebook"]', "pas de liste de cellules"),
+    ('["pas", "un", "notebook"]', "ne décrit pas un notebook .*reçu : list"),
+    ('{"metadata": {}, "nbformat": 4}', "pas de liste de cellules"),
+    ('{"cells": "abc", "metadata": {}, "nbformat": 4, "nbformat_minor": 5}', "« cells » est de type str"),
+    ('{"cells": [7], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}', "cellule n° 1 est de type int"),
+    ('{"cells": [{"cell_type": "code", "source": 12, "metadata": {}, "outputs": []}], "metadata": {},'
+     ' "nbformat": 4, "nbformat_minor": 5}', "texte de la cellule n° 1 est de type int"),
+    ('{"cells": [], "metadata": {}, "nbformat": 7}', "format de notebook 7 inconnu"),
+    ("[" * 100_000 + "]" * 100_000, "imbriqué sur plus de 64 niveaux"),
+    ('{"a": ' * 70 + "1" + "}" * 70, "imbriqué sur plus de 64 niveaux"),
     ('{"cells": [{"cell_type": "image"}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}',
      "mal formé"),
 ])
@@ -42,6 +51,29 @@ def test_unreadable_files_are_named(tmp_path, content, reason):
     path.write_text(content, encoding="utf-8")
     with pytest.raises(grade.Unreadable, match=reason):
         grade.read_submission(path)
+
+
+def test_nbformat_3_notebook_is_read_and_converted(tmp_path):
+    """Un notebook valide de l'ancien format 3 (« worksheets ») est lu, converti au format 4."""
+    import nbformat.v3 as v3
+
+    old = v3.new_notebook(worksheets=[v3.new_worksheet(cells=[
+        v3.new_text_cell("markdown", source="# Titre"), v3.new_code_cell(input="x = 1\nprint(x)")])])
+    path = tmp_path / "ancien.ipynb"
+    path.write_text(v3.writes_json(old), encoding="utf-8")
+    assert json.loads(path.read_text(encoding="utf-8"))["nbformat"] == 3
+    nb = grade.read_submission(path)
+    assert nb.nbformat == 4
+    assert [(c.cell_type, c.source) for c in nb.cells] == [("markdown", "# Titre"), ("code", "x = 1\nprint(x)")]
+
+
+def test_a_folder_or_fifo_named_ipynb_is_not_read(tmp_path):
+    (tmp_path / "dossier.ipynb").mkdir()
+    os.mkfifo(tmp_path / "tube.ipynb")
+    notebooks, others = grade.find_submissions(tmp_path)
+    assert notebooks == [] and others == []
+    with pytest.raises(grade.Unreadable, match="pas un fichier ordinaire"):
+        grade.read_submission(tmp_path / "tube.ipynb")   # sans bloquer sur le tube
 
 
 def test_binary_file_is_unreadable(tmp_path):
@@ -201,6 +233,98 @@ def test_guard_refuses_to_touch_anything_outside(tmp_path, code):
     assert "PermissionError: Correcteur" in run.stderr, run.stderr
     assert witness.read_text(encoding="utf-8") == "intact"
     assert sorted(p.name for p in witness.parent.iterdir()) == ["temoin.txt"]
+
+
+# --- le rapport : ce qui vient d'une copie est montré, jamais interprété --------------------
+
+def _html(markdown: str) -> str:
+    """Le rapport rendu comme le rendrait un lecteur Markdown (mistune, avec les tableaux)."""
+    import mistune
+
+    return mistune.create_markdown(escape=False, plugins=["table"])(markdown)
+
+
+@pytest.mark.parametrize("text", [
+    "<img src=x onerror=alert(1)> **gras** [lien](http://exemple) # titre",
+    "```\n# faux titre\n| a | b |\n```",
+    "`code` puis `` deux `` <b>x</b>",
+    "<script>alert('x')</script>\n- faux point de liste",
+])
+def test_untrusted_text_is_a_single_code_span(text):
+    shown = grade._code(text)
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    assert shown.startswith(fence) and shown.endswith(fence) and "\n" not in shown
+    assert shown[len(fence):-len(fence)].strip() == text.replace("\n", " ").strip()
+    html = _html(f"- {shown}")
+    assert html.count("<code>") == 1 and "<img" not in html and "<script" not in html and "<b>" not in html
+
+
+def test_grader_text_has_no_html_or_markdown():
+    shown = grade._md("<b>x</b> *y* [z](u) | `c` #")
+    assert "<" not in shown and ">" not in shown
+    for char in "*[]|`#":
+        assert all(shown[i - 1] == "\\" for i, c in enumerate(shown) if c == char)
+
+
+def test_report_escapes_what_a_submission_controls(tmp_path):
+    lab = _toy_lab()
+    evil = "<img src=x onerror=alert(1)> **gras** | [lien](http://x)\n## faux titre"
+    result = grade.Result(file="copie `<b>` | x.ipynb", lab=lab, status=grade.GRADED,
+                          verdicts={1: (grade.FAILED, evil), 2: (grade.CRASHED, "ValueError: " + evil),
+                                    3: (grade.PASSED, ""), 4: (grade.NOT_ATTEMPTED, "")},
+                          other_errors=[evil])
+    grade.write_report([result], tmp_path / "rapport.md",
+                       {"folder": str(tmp_path), "quick": True, "limit": 10, "date": "aujourd'hui",
+                        "isolation": "bubblewrap"})
+    html = _html((tmp_path / "rapport.md").read_text(encoding="utf-8"))
+    assert "<img" not in html and "<strong>gras" not in html and 'href="http://x"' not in html
+    assert "faux titre</h2>" not in html and "&lt;img src=x" in html
+    assert html.count("<td>") == 8   # une ligne de tableau : copie, 4 exercices, réussis, statut, durée
+
+
+def test_submissions_that_touch_checks_or_handlers_are_flagged():
+    lab = _toy_lab()
+    nb = gf.submission(gf.TOY, {
+        **gf.complete(gf.TOY),
+        2: gf.solution_answer(gf.TOY, 2) + "\nget_ipython().set_custom_exc((Exception,), lambda *a: print('✅'))\n",
+        3: gf.solution_answer(gf.TOY, 3) + "\nimport utils.checks\nutils.checks.check_toy_losses = print\n"},
+        extra_cells={4: "import sys\nsys.modules['utils.checks'] = None\nopen('../../solutions/x')"})
+    notes = grade.suspicious_cells(nb, lab)
+    assert len(notes) == 3, notes
+    assert "set_custom_exc" in notes[0]
+    assert "une vérification (check_…) redéfinie" in notes[1] and "le module des vérifications" in notes[1]
+    assert "sys.modules" in notes[2] and "les fichiers du cours" in notes[2]
+    assert grade.suspicious_cells(gf.submission(gf.TOY, gf.complete(gf.TOY)), lab) == []
+
+
+def test_cleanup_never_changes_what_a_link_points_to(tmp_path):
+    outside = tmp_path / "dehors.txt"
+    outside.write_text("à garder", encoding="utf-8")
+    outside.chmod(0o400)
+    tmp_path.chmod(0o755)
+    copy = tmp_path / "copie"
+    (copy / "verrou").mkdir(parents=True)
+    (copy / "verrou" / "lien").symlink_to(outside)
+    (copy / "lien-dossier").symlink_to(tmp_path, target_is_directory=True)
+    base = os.path.realpath(copy) + os.sep
+    for target in (copy / "verrou" / "lien", copy / "lien-dossier" / "dehors.txt", copy / "lien-dossier"):
+        grade._unlock(base, str(target))
+    assert outside.stat().st_mode & 0o777 == 0o400 and tmp_path.stat().st_mode & 0o777 == 0o755
+    (copy / "verrou").chmod(0o500)
+    grade._unlock(base, str(copy / "verrou" / "lien"))
+    assert (copy / "verrou").stat().st_mode & 0o777 == 0o700   # un vrai dossier de la copie
+    grade._remove(copy)
+    assert not copy.exists() and outside.read_text(encoding="utf-8") == "à garder"
+    assert outside.stat().st_mode & 0o777 == 0o400
+
+
+def test_count_line_is_the_same_for_terminal_and_report():
+    lab = _toy_lab()
+    results = [grade.Result(file="a", lab=lab), grade.Result(file="b", status=grade.UNREADABLE)]
+    assert grade.count_line(results, others=2) == (
+        "2 copie(s) lue(s) : 1 notée(s), 1 illisible(s) ou d'un lab inconnu ; "
+        "2 autre(s) fichier(s) ignoré(s) (ignores.txt)")
 
 
 # --- la commande : erreurs d'usage ---------------------------------------------------------

@@ -69,6 +69,48 @@ def _destroyer(copies: Path, notes: Path, witness: Path) -> tuple[str, str]:
     return exercise_1, extra
 
 
+#: Un message d'erreur qu'une copie contrôle : HTML, Markdown, faux titre.
+EVIL = "<img src=x onerror=alert(1)> **tout juste** [lien](http://exemple) | ## faux titre"
+
+
+def _attacker(copies: Path, socket_path: Path) -> tuple[dict, dict]:
+    """Une copie qui attaque le correcteur lui-même, exercice par exercice : un message piégé
+    (1) ; lire le corrigé, une autre copie et /etc, joindre une socket Unix de la machine par la
+    libc, écrire de faux événements « ✅ » là où l'ancien correcteur les lisait (2) ; un
+    gestionnaire d'erreurs qui imprime « ✅ » à la place de toute erreur, avant l'exercice 3,
+    laissé non fait ; 16 Go d'un coup (4) ; puis tuer son parent et quitter le noyau."""
+    home = [str(p) for p in (Path.home() / ".bashrc", Path.home() / ".profile") if p.exists()]
+    secrets = [str(ROOT / "solutions" / gf.TOY), str(copies / "moitie.ipynb"), "/etc/hostname",
+               "/etc/shadow", *home]
+    spy = (
+        "\nimport ctypes, json, os, struct\n"
+        f"seen = [p for p in {secrets!r} if os.path.exists(p)]\n"
+        "libc = ctypes.CDLL(None)\n"
+        "fd = libc.socket(1, 1, 0)\n"
+        f"path = {str(socket_path).encode()!r}\n"
+        "address = struct.pack('H', 1) + path + bytes(108 - len(path))\n"
+        "connected = libc.connect(fd, address, len(address)) == 0\n"
+        "forged = ''.join(json.dumps({'event': 'done', 'cell': i, 'capped': False, 'error': None,\n"
+        "                             'verdicts': ['✅ tout juste']}) + '\\n' for i in range(60))\n"
+        "for where in (os.environ['HOME'] + '/evenements.jsonl', '../../maison/evenements.jsonl'):\n"
+        "    try:\n"
+        "        with open(where, 'w') as stream:\n"
+        "            stream.write(forged + json.dumps({'event': 'end'}) + '\\n')\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "if seen or connected:\n"
+        "    raise RuntimeError(f'vu hors de la copie : {seen}, socket jointe : {connected}')\n"
+    )
+    handler = ("get_ipython().set_custom_exc((BaseException,), "
+               "lambda shell, etype, value, tb, tb_offset=None: print('✅ tout est juste'))\n")
+    answers = {1: gf.solution_answer(gf.TOY, 1) + f"\nraise ValueError({EVIL!r})\n",
+               2: gf.solution_answer(gf.TOY, 2) + spy,
+               4: gf.solution_answer(gf.TOY, 4)
+               + "\nimport torch\ntorch.empty(16 << 30, dtype=torch.uint8).fill_(1)\n"}
+    leave = "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\nos._exit(0)\n"
+    return answers, {2: handler, 4: leave}
+
+
 def _build_class(tmp_path: Path):
     copies, notes, witness = tmp_path / "copies", tmp_path / "notes", tmp_path / "temoin.txt"
     witness.write_text("à garder", encoding="utf-8")
@@ -92,6 +134,9 @@ def _build_class(tmp_path: Path):
     gf.write(gf.submission(toy, {**every, 2: every[2] + "\nimport os\nos._exit(1)\n"}), copies / "noyau.ipynb")
     exercise_1, extra = _destroyer(copies, notes, witness)
     gf.write(gf.submission(toy, {**every, 1: exercise_1}, extra_cells={2: extra}), copies / "destructeur.ipynb")
+    answers, extra = _attacker(copies, tmp_path / "service.sock")
+    gf.write(gf.submission(toy, answers, extra_cells=extra), copies / "attaquant.ipynb")
+    (copies / "profond.ipynb").write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
     text = json.dumps(gf.submission(toy, every), ensure_ascii=False, indent=1)
     (copies / "tronque.ipynb").write_text(text[: len(text) // 2], encoding="utf-8")
     (copies / "pas_un_notebook.ipynb").write_text("bonjour", encoding="utf-8")
@@ -102,19 +147,35 @@ def _build_class(tmp_path: Path):
 
 @pytest.fixture(scope="module")
 def graded_class(tmp_path_factory):
-    """Corrige une classe fabriquée une fois pour tous les tests qui suivent (3 à 4 minutes)."""
+    """Corrige une classe fabriquée une fois pour tous les tests qui suivent (2 à 3 minutes)."""
+    import socket
+
     tmp_path = tmp_path_factory.mktemp("classe")
     copies, notes, witness = _build_class(tmp_path)
     course_dirs = [ROOT / name for name in ("utils", "data", "02_labs", "solutions", "tools", "tests")]
-    before = _snapshot(tmp_path, *course_dirs, skip=(notes,))
+    # Un service de la machine, sur une socket Unix, que la copie « attaquant » tente de joindre.
+    service = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    service.bind(str(tmp_path / "service.sock"))
+    service.listen(5)
+    before = _snapshot(tmp_path, *course_dirs, skip=(notes, tmp_path / "service.sock"))
     temp_before = set(Path(tempfile.gettempdir()).glob("gans-correction-*"))
     start = os.times().elapsed
-    results = grade.grade_folder(copies, notes, limit=LIMIT, checks_only=True, progress=False)
-    elapsed = os.times().elapsed - start
-    after = _snapshot(tmp_path, *course_dirs, skip=(notes,))
+    try:
+        results = grade.grade_folder(copies, notes, limit=LIMIT, checks_only=True, progress=False)
+    finally:
+        elapsed = os.times().elapsed - start
+        service.setblocking(False)
+        try:
+            service.accept()
+            reached = True
+        except BlockingIOError:
+            reached = False
+        service.close()
+    after = _snapshot(tmp_path, *course_dirs, skip=(notes, tmp_path / "service.sock"))
     temp_after = set(Path(tempfile.gettempdir()).glob("gans-correction-*"))
     return {"results": {r.file: r for r in results}, "notes": notes, "before": before, "after": after,
-            "witness": witness, "temp": (temp_before, temp_after), "elapsed": elapsed}
+            "witness": witness, "temp": (temp_before, temp_after), "elapsed": elapsed,
+            "service_reached": reached}
 
 
 def _verdicts(graded, name):
@@ -177,7 +238,8 @@ def test_megabytes_of_output_are_cut_not_kept(graded_class):
 def test_destroyer_changes_nothing_outside_the_notes_folder(graded_class):
     result = graded_class["results"]["destructeur.ipynb"]
     assert result.verdicts[1][0] == C
-    assert re.match(r"(PermissionError|OSError): ", result.verdicts[1][1]), result.verdicts[1][1]
+    # Dans le bac à sable, le fichier voisin n'est même pas visible (FileNotFoundError).
+    assert re.match(r"(PermissionError|OSError|FileNotFoundError): ", result.verdicts[1][1]), result.verdicts[1][1]
     assert [result.verdicts[n][0] for n in (2, 3, 4)] == [P, P, P]
     assert graded_class["witness"].read_text(encoding="utf-8") == "à garder"
     changed = {k for k in graded_class["before"].keys() | graded_class["after"].keys()
@@ -202,7 +264,7 @@ def test_csv_has_a_row_per_submission_and_a_column_per_exercise(graded_class):
 
     with open(graded_class["notes"] / "notes.csv", encoding="utf-8") as stream:
         rows = list(csv.DictReader(stream))
-    assert len(rows) == len(graded_class["results"]) == 10
+    assert len(rows) == len(graded_class["results"]) == 12
     assert [k for k in rows[0] if k.startswith("exercice ")] == [f"exercice {n}" for n in range(1, 6)]
     moitie = next(r for r in rows if r["copie"] == "moitie.ipynb")
     assert [moitie[f"exercice {n}"] for n in range(1, 6)] == [P, P, N, N, ""]
@@ -213,9 +275,29 @@ def test_report_shows_each_verdict_with_its_message(graded_class):
     report = (graded_class["notes"] / "rapport.md").read_text(encoding="utf-8")
     assert "## Jour 2 : GAN jouet en 2D" in report and "## Jour 6 : Évaluer honnêtement" in report
     assert "| `moitie.ipynb` | ✅ | ✅ | ⬜ | ⬜ | 2/4 | noté |" in report
-    assert "❌ Exercice 2 (le discriminateur) : **échoué** — Discriminateur : la couche de sortie est suivie" in report
+    assert "❌ Exercice 2 (le discriminateur) : **échoué** — `Discriminateur : la couche de sortie est suivie" in report
     assert "**illisible**, JSON invalide" in report
+    assert "**illisible**, JSON imbriqué sur plus de 64 niveaux" in report
     assert "temps limite de 45 s dépassé" in report
+
+
+def test_attacker_cannot_fake_verdicts_read_out_or_exhaust_memory(graded_class):
+    """Les attaques de la copie « attaquant » : aucune ne change une note, aucune ne sort de la
+    copie, et le rapport montre son message piégé comme du code et la signale."""
+    result = graded_class["results"]["attaquant.ipynb"]
+    assert result.lab.path == gf.TOY
+    verdicts = result.verdicts
+    assert [verdicts[n][0] for n in (1, 2, 3, 4)] == [C, P, N, C], verdicts
+    assert verdicts[1][1].startswith("ValueError: <img src=x")
+    assert verdicts[4][1].startswith(f"mémoire dépassée (limite de {grade.MAX_MEMORY_BYTES >> 30} Go"), verdicts[4]
+    assert result.status == grade.KERNEL_DIED   # il a fini par quitter le noyau ; tout était déjà noté
+    assert not graded_class["service_reached"], "la copie a joint une socket Unix hors du bac à sable"
+    flagged = " ".join(result.notes)
+    assert "set_custom_exc" in flagged and "ctypes" in flagged and "os._exit ou un signal" in flagged
+    report = (graded_class["notes"] / "rapport.md").read_text(encoding="utf-8")
+    detail = report[report.index("### `attaquant.ipynb`"):]
+    assert "**planté** — `ValueError: <img src=x onerror=alert(1)> **tout juste**" in detail
+    assert "\n## faux titre" not in report and "\n<img" not in report
 
 
 def test_without_bubblewrap_the_python_guard_still_protects(tmp_path):
@@ -223,7 +305,11 @@ def test_without_bubblewrap_the_python_guard_still_protects(tmp_path):
     copies, notes, witness = tmp_path / "copies", tmp_path / "notes", tmp_path / "temoin.txt"
     witness.write_text("à garder", encoding="utf-8")
     every = gf.complete(gf.TOY)
-    gf.write(gf.submission(gf.TOY, every), copies / "sous-dossier" / "étudiant 7" / "Copie finale (2).ipynb")
+    # La copie visée par le destructeur : un fichier illisible (pas de noyau à lancer pour elle) ;
+    # les exercices 2 à 4 du destructeur, justes, montrent que la classe est notée sans bac à sable.
+    target = copies / "sous-dossier" / "étudiant 7" / "Copie finale (2).ipynb"
+    target.parent.mkdir(parents=True)
+    target.write_text("une copie rendue en texte", encoding="utf-8")
     exercise_1, extra = _destroyer(copies, notes, witness)
     gf.write(gf.submission(gf.TOY, {**every, 1: exercise_1}, extra_cells={2: extra}), copies / "destructeur.ipynb")
     course_dirs = [ROOT / name for name in ("utils", "data", "02_labs", "solutions", "tools")]
@@ -235,4 +321,5 @@ def test_without_bubblewrap_the_python_guard_still_protects(tmp_path):
     assert result.verdicts[1] == (C, "PermissionError: Correcteur : os.remove interdit pendant la "
                                      f"correction hors de la copie ({witness})")
     assert [result.verdicts[n][0] for n in (2, 3, 4)] == [P, P, P]
-    assert _verdicts({"results": results}, "sous-dossier/étudiant 7/Copie finale (2).ipynb") == [P, P, P, P]
+    assert results["sous-dossier/étudiant 7/Copie finale (2).ipynb"].status == grade.UNREADABLE
+    assert target.read_text(encoding="utf-8") == "une copie rendue en texte"

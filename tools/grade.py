@@ -14,8 +14,9 @@ notebook, le correcteur :
 3. l'exécute dans sa propre copie temporaire du cours (``utils``, ``data``, et
    les échantillons déjà enregistrés dans ``outputs/``), dans un processus à
    part, en mode rapide (``--complet`` : mode complet), avec une limite de temps
-   pour tout le notebook ; sous Linux, dans un bac à sable bubblewrap (tout le
-   système en lecture seule sauf la copie, pas de réseau) ;
+   pour tout le notebook ; sous Linux, le noyau dans un bac à sable bubblewrap
+   (il ne voit que sa copie, en écriture, et Python, en lecture seule ; ni
+   réseau, ni socket, ni autres processus ; 8 Go de mémoire) ;
 4. donne à chaque exercice un verdict : **réussi** ; **échoué**, avec le
    message de la vérification ; **non tenté** (le bloc « À VOUS DE JOUER » lève
    encore NotImplementedError) ; **planté**, avec la dernière ligne de l'erreur
@@ -27,12 +28,14 @@ copies) ``notes.csv`` (une ligne par copie, une colonne par exercice) et
 copie. Ce qu'il ne protège pas : voir la section « Noter une classe » du README.
 
 Le même script sert de processus d'exécution (``--executer``, usage interne) :
-le correcteur le lance dans le bac à sable pour chaque copie.
+le correcteur le lance hors du bac à sable pour chaque copie ; lui seul parle au
+noyau enfermé, et renvoie les verdicts par un tube que le noyau n'atteint pas.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import os
@@ -137,10 +140,65 @@ class Unreadable(Exception):
     """La copie n'est pas un notebook qu'on peut exécuter ; le message dit pourquoi."""
 
 
+#: Profondeur d'imbrication JSON au-delà de laquelle une copie est refusée sans être décodée
+#: (un notebook en a moins de 10 ; 100 000 niveaux feraient échouer le décodeur).
+MAX_JSON_DEPTH = 64
+
+
+def _json_depth(text: str) -> int:
+    """Profondeur maximale d'imbrication des [] et {} de ``text`` (hors chaînes), sans décoder."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > MAX_JSON_DEPTH:
+                    return deepest
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def _check_cells(cells) -> None:
+    """Lève :class:`Unreadable` si la liste de cellules n'a pas la forme d'un notebook."""
+    if not isinstance(cells, list):
+        raise Unreadable(f"notebook mal formé : « cells » est de type {type(cells).__name__}, "
+                         "une liste était attendue")
+    for number, cell in enumerate(cells, start=1):
+        if not isinstance(cell, dict):
+            raise Unreadable(f"notebook mal formé : la cellule n° {number} est de type "
+                             f"{type(cell).__name__}, un objet était attendu")
+        kind, source = cell.get("cell_type"), cell.get("source", "")
+        if kind not in ("code", "markdown", "raw"):
+            raise Unreadable(f"notebook mal formé : la cellule n° {number} est de type {kind!r} "
+                             "(code, markdown ou raw attendus)")
+        if not (isinstance(source, str) or (isinstance(source, list)
+                                            and all(isinstance(line, str) for line in source))):
+            raise Unreadable(f"notebook mal formé : le texte de la cellule n° {number} est de type "
+                             f"{type(source).__name__}")
+
+
 def read_submission(path: Path):
-    """Lit une copie ; lève :class:`Unreadable` avec la raison en français."""
+    """Lit une copie ; lève :class:`Unreadable` avec la raison en français.
+
+    Un notebook au format 4 ou 3 (ancien Jupyter, converti) est accepté ; sinon la raison dit
+    ce qui ne va pas : taille, encodage, JSON invalide ou trop imbriqué, version, types.
+    """
     import nbformat
 
+    if not path.is_file():
+        raise Unreadable("ce n'est pas un fichier ordinaire")
     size = path.stat().st_size
     if size > MAX_NOTEBOOK_BYTES:
         raise Unreadable(f"fichier de {size / 2**20:.0f} Mo, au-delà de la limite de "
@@ -149,21 +207,43 @@ def read_submission(path: Path):
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise Unreadable("le fichier n'est pas du texte UTF-8 (est-ce bien un .ipynb ?)") from None
+    if _json_depth(text) > MAX_JSON_DEPTH:
+        raise Unreadable(f"JSON imbriqué sur plus de {MAX_JSON_DEPTH} niveaux : ce n'est pas un "
+                         "notebook (un notebook en a moins de 10)")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:
         raise Unreadable(f"JSON invalide ({error.msg}, ligne {error.lineno}, colonne {error.colno}) : "
                          "fichier tronqué ou abîmé") from None
-    if not isinstance(data, dict) or "cells" not in data:
-        raise Unreadable("le JSON ne décrit pas un notebook (pas de liste de cellules)")
+    except RecursionError:
+        raise Unreadable("JSON trop imbriqué pour être lu : ce n'est pas un notebook") from None
+    if not isinstance(data, dict):
+        raise Unreadable(f"le JSON ne décrit pas un notebook (un objet était attendu, reçu : "
+                         f"{type(data).__name__})")
+    version = data.get("nbformat")
+    if version == 3 or (version is None and "worksheets" in data):
+        worksheets = data.get("worksheets")
+        if not isinstance(worksheets, list) or not all(isinstance(w, dict) for w in worksheets):
+            raise Unreadable("notebook au format 3 mal formé (« worksheets » n'est pas une liste)")
+        for sheet in worksheets:
+            _check_cells(sheet.get("cells", []))
+    elif version in (4, None):
+        if "cells" not in data:
+            raise Unreadable("le JSON ne décrit pas un notebook (pas de liste de cellules)")
+        _check_cells(data["cells"])
+    else:
+        raise Unreadable(f"format de notebook {version!r} inconnu (formats 3 et 4 acceptés)")
     try:
         nb = nbformat.reads(text, as_version=4)
-        for cell in nb.cells:
-            if cell.cell_type not in ("code", "markdown", "raw") or not isinstance(cell.source, str):
-                raise ValueError(f"cellule de type {cell.cell_type!r}")
+        _check_cells([dict(cell) for cell in nb.cells])
+    except Unreadable:
+        raise
     except Exception as error:  # noqa: BLE001 - tout défaut de format donne le même verdict
         raise Unreadable(f"notebook mal formé ({type(error).__name__} : "
                          f"{str(error).splitlines()[0] if str(error) else ''})") from None
+    for cell in nb.cells:   # les sources en liste de lignes (format 3) deviennent des textes
+        if isinstance(cell.source, list):
+            cell.source = "".join(cell.source)
     return nb
 
 
@@ -177,6 +257,37 @@ def identify(nb, labs: list[LabSpec]) -> tuple[LabSpec | None, float]:
     scored = [(sum(s in present for s in lab.cells) / len(lab.cells), lab) for lab in labs]
     score, lab = max(scored, key=lambda pair: pair[0])
     return (lab, score) if score >= 0.4 else (None, score)
+
+
+#: Ce qu'une copie honnête n'a aucune raison d'écrire : redéfinir une vérification ou les
+#: gestionnaires d'erreurs du noyau, toucher aux modules chargés ou aux fichiers du cours. Le
+#: correcteur ne peut pas l'empêcher (le code de l'étudiant tourne dans le même noyau que les
+#: vérifications) : il le signale dans le rapport, pour qu'on relise la copie.
+SUSPICIOUS = {
+    "une vérification (check_…) redéfinie": re.compile(r"\bdef\s+check_\w+|\bcheck_\w+\s*=[^=]"
+                                                       r"|\butils\.checks\.\w+\s*=[^=]"),
+    "le module des vérifications": re.compile(r"\butils\.checks\b(?!\s+import)|import\s+utils\.checks"),
+    "set_custom_exc": re.compile(r"set_custom_exc"),
+    "sys.modules": re.compile(r"\bsys\.modules\b"),
+    "builtins": re.compile(r"\b__builtins__\b|\bimport\s+builtins\b"),
+    "sys.excepthook ou settrace": re.compile(r"\bsys\.(excepthook|settrace|setprofile)\b"),
+    "os._exit ou un signal": re.compile(r"\bos\._exit\b|\bos\.kill\b|\bsignal\."),
+    "ctypes": re.compile(r"\bctypes\b"),
+    "les fichiers du cours": re.compile(r"\bsolutions/|02_labs|\.\./|\butils/|GANS_GRADING_ROOT"),
+}
+
+
+def suspicious_cells(nb, lab: LabSpec) -> list[str]:
+    """Les cellules de la copie (modifiées ou ajoutées par l'étudiant) qui touchent à ce que
+    :data:`SUSPICIOUS` énumère : une remarque par cellule, « cellule n° k : … »."""
+    found = []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or cell.source.strip() in lab.cells:
+            continue
+        hits = [what for what, pattern in SUSPICIOUS.items() if pattern.search(cell.source)]
+        if hits:
+            found.append(f"à relire, cellule n° {index + 1} : touche à {', '.join(hits)}")
+    return found
 
 
 @dataclass
@@ -304,14 +415,59 @@ del _gans_guard
 '''
 
 
+#: Fichiers de /etc dont un noyau Python a besoin (bibliothèques, fuseau, polices, utilisateurs) ;
+#: le reste de /etc n'est pas visible dans le bac à sable.
+ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "passwd", "group",
+             "nsswitch.conf", "fonts", "alternatives", "ssl/certs")
+
+#: Mémoire (espace d'adressage) d'une copie, noyau compris : au-delà, une allocation échoue
+#: (« mémoire dépassée ») au lieu de faire ramer la machine. PyTorch importé en prend ~3,5 Go.
+MAX_MEMORY_BYTES = 8 << 30
+
+
+def sandbox_binds(dest: Path) -> list[str]:
+    """Les arguments de bubblewrap : ce que voit le noyau d'une copie, et rien d'autre.
+
+    En lecture seule : ``/usr`` (et les liens ``/bin``, ``/lib``...), quelques fichiers de
+    ``/etc``, l'installation de Python et l'environnement virtuel. En écriture : ``dest``, la
+    copie temporaire. Pas le cours d'origine, pas le dossier des copies, pas le dossier
+    personnel, pas de réseau, pas de socket hors de la copie, pas les autres processus.
+    """
+    args = ["--unshare-all", "--die-with-parent", "--new-session", "--dev", "/dev",
+            "--proc", "/proc", "--tmpfs", "/tmp", "--tmpfs", "/dev/shm", "--ro-bind", "/usr", "/usr"]
+    for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+        if os.path.islink(top):
+            args += ["--symlink", os.readlink(top), top]
+        elif os.path.isdir(top):
+            args += ["--ro-bind", top, top]
+    for name in ETC_FILES:
+        path = Path("/etc") / name
+        if path.exists():
+            args += ["--ro-bind", str(path), str(path)]
+    prefixes = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+    prefixes.add(Path(sys.executable).resolve().parent.parent)
+    for prefix in sorted(prefixes):
+        if not str(prefix).startswith("/usr"):
+            args += ["--ro-bind", str(prefix), str(prefix)]
+            if str(prefix) != os.path.realpath(prefix):
+                args += ["--ro-bind", os.path.realpath(prefix), os.path.realpath(prefix)]
+    args += ["--bind", str(dest), str(dest)]
+    return args
+
+
 def sandbox_available() -> bool:
-    """``True`` si bubblewrap est là et marche sur cette machine (Linux)."""
+    """``True`` si bubblewrap est là et marche sur cette machine (Linux), avec les montages du
+    correcteur (un Python y démarre)."""
     if not shutil.which("bwrap"):
         return False
-    probe = subprocess.run(["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-                            "--unshare-all", "--die-with-parent", "true"],
-                           capture_output=True, timeout=30)
-    return probe.returncode == 0
+    with tempfile.TemporaryDirectory(prefix="gans-sonde-") as probe_dir:
+        try:
+            probe = subprocess.run(["bwrap", *sandbox_binds(Path(probe_dir)), "--",
+                                    sys.executable, "-c", "print('ok')"],
+                                   capture_output=True, timeout=60, text=True)
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+    return probe.returncode == 0 and probe.stdout.strip() == "ok"
 
 
 def make_course_copy(dest: Path, lab: LabSpec, nb, quick: bool) -> Path:
@@ -379,11 +535,12 @@ def sandbox_env(dest: Path, quick: bool, threads: int | None) -> dict:
 
 
 def _limit_resources():
-    """Dans le processus fils, avant l'exécution : taille maximale d'un fichier écrit."""
+    """Dans le processus d'exécution, hérité par le noyau : taille d'un fichier écrit, mémoire."""
     import resource
 
     resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_FILE_BYTES, MAX_FILE_BYTES))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_AS, (MAX_MEMORY_BYTES, MAX_MEMORY_BYTES))
 
 
 def _kill_tree(process: subprocess.Popen) -> None:
@@ -407,27 +564,48 @@ def _kill_tree(process: subprocess.Popen) -> None:
     process.wait()
 
 
+#: Au-delà, les événements d'une copie ne sont plus lus (le processus d'exécution les résume :
+#: quelques centaines d'octets par cellule).
+MAX_EVENTS_BYTES = 4 << 20
+
+
 def run_in_sandbox(notebook: Path, dest: Path, limit: float, quick: bool, sandbox: bool,
-                   threads: int | None = None) -> tuple[list[dict], str, str]:
+                   threads: int | None = None, log_dir: Path | None = None) -> tuple[list[dict], str, str]:
     """Exécute le notebook préparé ; renvoie les événements des cellules, le statut et le journal.
 
-    Le statut vaut ``GRADED`` quand l'exécution est allée à son terme, ``TIMED_OUT``,
-    ``KERNEL_DIED`` ou ``GRADER_ERROR`` sinon.
+    Le processus d'exécution (ce script, ``--executer``) tourne hors du bac à sable : il lance
+    le noyau, lui seul enfermé (bubblewrap), et envoie ses événements par un tube que le noyau
+    ne peut pas atteindre (descripteur non hérité, autre espace de processus). Rien n'est relu
+    de la copie, où le noyau peut écrire. Le statut vaut ``GRADED`` quand l'exécution est allée
+    à son terme, ``TIMED_OUT``, ``KERNEL_DIED`` ou ``GRADER_ERROR`` sinon.
     """
-    events_path = dest / "maison" / "evenements.jsonl"
-    log_path = dest / "journal.txt"
+    import threading
+
+    log_path = (log_dir or dest.parent) / f"{dest.name}-journal.txt"
+    read_end, write_end = os.pipe()
     command = [sys.executable, str(Path(__file__).resolve()), "--executer", str(notebook),
-               str(events_path)]
-    if sandbox:
-        command = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-                   "--tmpfs", "/dev/shm", "--bind", str(dest), str(dest),
-                   "--unshare-all", "--die-with-parent", "--new-session",
-                   "--chdir", str(notebook.parent), "--", *command]
+               str(write_end), str(dest), "1" if sandbox else "0"]
+    chunks: list[bytes] = []
+
+    def collect():
+        size = 0
+        with os.fdopen(read_end, "rb") as stream:
+            for chunk in iter(lambda: stream.read(65536), b""):
+                if size < MAX_EVENTS_BYTES:
+                    chunks.append(chunk)
+                size += len(chunk)
+
+    reader = threading.Thread(target=collect, daemon=True)
     status = GRADED
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, cwd=notebook.parent, env=sandbox_env(dest, quick, threads),
-                                   stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True, preexec_fn=_limit_resources)
+        try:
+            process = subprocess.Popen(command, cwd=dest, env=sandbox_env(dest, quick, threads),
+                                       stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                       start_new_session=True, preexec_fn=_limit_resources,
+                                       pass_fds=(write_end,))
+        finally:
+            os.close(write_end)
+        reader.start()
         try:
             code = process.wait(timeout=limit)
         except subprocess.TimeoutExpired:
@@ -437,14 +615,15 @@ def run_in_sandbox(notebook: Path, dest: Path, limit: float, quick: bool, sandbo
             _kill_tree(process)   # un noyau orphelin éventuel
             if code != 0:
                 status = GRADER_ERROR
+    reader.join(timeout=30)
     events = []
-    if events_path.exists():
-        with open(events_path, encoding="utf-8", errors="replace") as stream:
-            for line in stream:
-                try:
-                    events.append(json.loads(line))
-                except json.JSONDecodeError:
-                    break   # dernière ligne coupée par l'arrêt
+    for line in b"".join(chunks).decode("utf-8", errors="replace").splitlines():
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            break   # dernière ligne coupée par l'arrêt
+        if isinstance(event, dict):
+            events.append(event)
     if any(e.get("event") == "dead" for e in events):
         status = KERNEL_DIED
     elif status == GRADER_ERROR and events and events[-1].get("event") == "end":
@@ -452,13 +631,43 @@ def run_in_sandbox(notebook: Path, dest: Path, limit: float, quick: bool, sandbo
     with open(log_path, "rb") as log:
         log.seek(max(0, log_path.stat().st_size - 4000))
         tail = log.read().decode("utf-8", errors="replace")
+    with contextlib.suppress(OSError):
+        log_path.unlink()
     return events, status, tail
 
 
-# --- le processus d'exécution (dans le bac à sable) ----------------------------------------
+# --- le processus d'exécution (hors du bac à sable ; seul le noyau y est) -------------------
 
-def execute(notebook: Path, events_path: Path) -> int:
-    """Exécute le notebook cellule par cellule et écrit un événement par cellule (JSON Lines).
+def _kernel_manager(dest: Path, sandbox: bool, cwd: Path):
+    """Le gestionnaire du noyau d'une copie : sous bubblewrap, le noyau ne communique que par des
+    sockets Unix (transport « ipc ») placées dans la copie, seule visible pour lui."""
+    from jupyter_client import AsyncKernelManager
+    from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
+
+    launch = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    if sandbox:
+        # Dans son espace de processus, le parent du noyau est bubblewrap (pid 1) : sans
+        # parent_handle=1, ipykernel croirait son parent mort et s'arrêterait. --die-with-parent
+        # arrête le noyau si le processus d'exécution meurt.
+        launch = ["bwrap", *sandbox_binds(dest), "--chdir", str(cwd), "--", *launch,
+                  "--IPKernelApp.parent_handle=1"]
+
+    class Specs(KernelSpecManager):
+        def get_kernel_spec(self, kernel_name):
+            return KernelSpec(argv=launch, display_name="Python 3 (correction)", language="python")
+
+    options = {"kernel_name": "python3", "kernel_spec_manager": Specs()}
+    if sandbox:
+        ipc = dest / "maison" / "ipc"
+        ipc.mkdir(parents=True, exist_ok=True)
+        options.update(transport="ipc", ip=str(ipc / "k"),
+                       connection_file=str(dest / "maison" / "runtime" / "noyau.json"))
+    return AsyncKernelManager(**options)
+
+
+def execute(notebook: Path, events_fd: int, dest: Path, sandbox: bool) -> int:
+    """Exécute le notebook cellule par cellule et écrit un événement par cellule (JSON Lines)
+    dans le descripteur ``events_fd``, hérité du correcteur et fermé pour le noyau.
 
     Une erreur dans une cellule n'arrête pas l'exécution : les exercices suivants sont notés
     quand même. Les sorties d'une cellule sont résumées (erreur, lignes ✅ et ❌) puis oubliées,
@@ -469,7 +678,18 @@ def execute(notebook: Path, events_path: Path) -> int:
     from nbclient import NotebookClient
     from nbclient.exceptions import DeadKernelError
 
+    os.set_inheritable(events_fd, False)
+
     class CappedClient(NotebookClient):
+        async def _check_raise_for_error(self, cell, cell_index, exec_reply):
+            # La réponse du noyau dit si la cellule a levé une erreur, même quand un gestionnaire
+            # (get_ipython().set_custom_exc) en a caché la sortie et imprimé un faux ✅.
+            content = (exec_reply or {}).get("content", {})
+            if content.get("status") == "error":
+                self._replies[cell_index] = {"ename": str(content.get("ename", "Erreur")),
+                                             "evalue": _clip(content.get("evalue", ""))}
+            return await super()._check_raise_for_error(cell, cell_index, exec_reply)
+
         def output(self, outs, msg, display_id, cell_index):
             self._sizes[cell_index] = self._sizes.get(cell_index, 0) + len(json.dumps(msg["content"]))
             if self._sizes[cell_index] > MAX_OUTPUT_BYTES and msg["msg_type"] != "error":
@@ -478,15 +698,17 @@ def execute(notebook: Path, events_path: Path) -> int:
             return super().output(outs, msg, display_id, cell_index)
 
     nb = nbformat.read(notebook, as_version=4)
-    client = CappedClient(nb, kernel_name="python3", timeout=None, allow_errors=True,
+    client = CappedClient(nb, km=_kernel_manager(dest, sandbox, notebook.parent),
+                          timeout=None, allow_errors=True,
                           resources={"metadata": {"path": str(notebook.parent)}})
-    client._sizes, client._capped = {}, set()
-    with open(events_path, "a", encoding="utf-8") as events:
+    client._sizes, client._capped, client._replies = {}, set(), {}
+    with os.fdopen(events_fd, "w", encoding="utf-8") as events:
         def emit(**event):
             events.write(json.dumps(event, ensure_ascii=False) + "\n")
             events.flush()
 
-        with client.setup_kernel():
+        # Le noyau n'hérite ni du tube des événements ni du journal : sorties vers /dev/null.
+        with client.setup_kernel(stdout=subprocess.DEVNULL, stderr=None if os.environ.get("GANS_DEBUG") else subprocess.DEVNULL):
             for index, cell in enumerate(nb.cells):
                 if cell.cell_type != "code":
                     continue
@@ -496,8 +718,11 @@ def execute(notebook: Path, events_path: Path) -> int:
                 except DeadKernelError:
                     emit(event="dead", cell=index)
                     return 0
-                emit(event="done", cell=index, capped=index in client._capped,
-                     **summarize_outputs(cell.outputs))
+                summary = summarize_outputs(cell.outputs)
+                if summary["error"] is None and index in client._replies:
+                    summary["error"] = client._replies[index]
+                    summary["verdicts"] = []   # un ✅ imprimé par un gestionnaire ne compte pas
+                emit(event="done", cell=index, capped=index in client._capped, **summary)
                 cell.outputs = []
         emit(event="end")
     return 0
@@ -542,10 +767,18 @@ class Result:
         return sum(v == PASSED for v, _ in self.verdicts.values())
 
 
+#: Ce qui, dans une erreur, dit que la copie a dépassé sa mémoire (MAX_MEMORY_BYTES).
+MEMORY_ERRORS = re.compile(r"MemoryError|can't allocate memory|Cannot allocate memory|bad_alloc")
+
+
 def _error_line(error: dict) -> str:
-    """La dernière ligne d'une erreur, comme Python l'affiche : « Type: message »."""
+    """La dernière ligne d'une erreur, comme Python l'affiche : « Type: message » ; précédée de
+    « mémoire dépassée » quand la copie a voulu plus que sa limite."""
     lines = [line for line in str(error["evalue"]).splitlines() if line.strip()]
-    return f"{error['ename']}: {lines[-1] if lines else ''}".strip()
+    line = f"{error['ename']}: {lines[-1] if lines else ''}".strip()
+    if MEMORY_ERRORS.search(line):
+        return f"mémoire dépassée (limite de {MAX_MEMORY_BYTES >> 30} Go par copie) : {line}"
+    return line
 
 
 def _is_stub(error: dict | None) -> bool:
@@ -633,6 +866,7 @@ def grade_one(path: Path, labs: list[LabSpec], limit: float, quick: bool, sandbo
                       reason=f"ne ressemble à aucun lab du cours ({score:.0%} des cellules du plus "
                              "proche retrouvées)", seconds=time.monotonic() - start)
     plan = prepare(nb, lab, checks_only)
+    plan.notes += suspicious_cells(nb, lab)
     dest = Path(tempfile.mkdtemp(prefix="copie-", dir=workdir))
     try:
         notebook = make_course_copy(dest, lab, plan.nb, quick)
@@ -647,15 +881,28 @@ def grade_one(path: Path, labs: list[LabSpec], limit: float, quick: bool, sandbo
     return result
 
 
+def _unlock(base: str, target: str) -> None:
+    """Rend les droits au dossier de ``target`` et à ``target``, s'ils sont de vrais dossiers ou
+    fichiers sous ``base`` : jamais à la cible d'un lien, jamais hors de la copie."""
+    for item in (os.path.dirname(target), target):
+        if os.path.islink(item) or not (os.path.realpath(item) + os.sep).startswith(base):
+            continue
+        with contextlib.suppress(OSError):
+            os.chmod(item, 0o700)
+
+
 def _remove(path: Path) -> None:
-    """Efface une copie temporaire, même si le notebook a retiré des droits sur ses dossiers."""
+    """Efface une copie temporaire, même si le notebook a retiré des droits sur ses dossiers.
+
+    Ne suit jamais un lien : ``rmtree`` efface le lien lui-même, et les droits ne sont rendus
+    qu'à de vrais dossiers et fichiers de la copie (:func:`_unlock`).
+    """
+    base = os.path.realpath(path) + os.sep
+
     def retry(function, target, _):
-        try:
-            os.chmod(os.path.dirname(target), 0o700)
-            os.chmod(target, 0o700)
+        _unlock(base, target)
+        with contextlib.suppress(OSError):
             function(target)
-        except OSError:
-            pass
     shutil.rmtree(path, onerror=retry)
 
 
@@ -676,15 +923,42 @@ def write_csv(results: list[Result], path: Path) -> None:
 
 
 def _md(text: str) -> str:
-    """Un message sur une ligne de tableau Markdown, ou en bloc."""
-    return text.replace("|", "\\|").replace("\n", " ").strip()
+    """Un texte du correcteur sur une ligne Markdown : sans retour à la ligne, ni balise HTML, ni
+    mise en forme Markdown involontaire."""
+    text = str(text).replace("\r", " ").replace("\n", " ").strip()
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return re.sub(r"([\\`*_\[\]|#!~])", r"\\\1", text)
+
+
+def _code(text: str, table: bool = False) -> str:
+    """Ce qui vient d'une copie (nom de fichier, message, erreur), montré comme du code : ni HTML
+    ni Markdown n'y sont interprétés, quelle que soit la suite de caractères."""
+    text = str(text).replace("\r", " ").replace("\n", " ").strip()
+    if table:
+        text = text.replace("|", "\\|")
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if not text or text[0] == "`" or text[-1] == "`" else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def count_line(results: list[Result], others: int = 0, pending: int = 0) -> str:
+    """Le décompte de la classe, le même dans le terminal et dans le rapport."""
+    graded = sum(1 for r in results if r.lab)
+    line = (f"{len(results)} copie(s) lue(s) : {graded} notée(s), {len(results) - graded} "
+            "illisible(s) ou d'un lab inconnu")
+    if pending:
+        line += f", {pending} à venir"
+    if others:
+        line += f" ; {others} autre(s) fichier(s) ignoré(s) (ignores.txt)"
+    return line
 
 
 def write_report(results: list[Result], path: Path, info: dict, pending: int = 0) -> None:
     """Le rapport lisible : réglages, tableau de la classe, puis le détail de chaque copie."""
     lines = ["# Correction des labs", "",
-             f"- Copies : `{info['folder']}` ({len(results)} notées"
-             + (f", {pending} à venir" if pending else "") + ")",
+             f"- Copies : {_code(info['folder'])} ; "
+             + count_line(results, info.get("others", 0), pending),
              f"- Mode : {'complet' if not info['quick'] else 'rapide'} ; limite de temps par copie : "
              f"{info['limit']:.0f} s ; isolation : {info['isolation']}"
              + (" ; notebooks arrêtés après la dernière vérification" if info.get("checks_only") else ""),
@@ -702,7 +976,7 @@ def write_report(results: list[Result], path: Path, info: dict, pending: int = 0
         lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for r in group:
             cells = [SYMBOLS[r.verdicts[e.number][0]] for e in lab.exercises]
-            lines.append(f"| `{_md(r.file)}` | " + " | ".join(cells)
+            lines.append(f"| {_code(r.file, table=True)} | " + " | ".join(cells)
                          + f" | {r.passed}/{len(lab.exercises)} | {r.status} | {r.seconds:.0f} s |")
         lines.append("")
         lines += ["Réussites par exercice : " + " ; ".join(
@@ -711,22 +985,22 @@ def write_report(results: list[Result], path: Path, info: dict, pending: int = 0
     unread = by_lab.get("", [])
     if unread:
         lines += ["## Copies non notées", ""]
-        lines += [f"- `{_md(r.file)}` : **{r.status}**, {_md(r.reason)}" for r in unread]
+        lines += [f"- {_code(r.file)} : **{r.status}**, {_md(r.reason)}" for r in unread]
         lines.append("")
     lines += ["## Détail des copies", ""]
     for r in results:
         if not r.lab:
             continue
-        lines += [f"### `{_md(r.file)}`", "",
+        lines += [f"### {_code(r.file)}", "",
                   f"Jour {r.lab.day}, `{r.lab.path}` : {r.passed}/{len(r.lab.exercises)} réussis, "
                   f"statut **{r.status}**" + (f" ({_md(r.reason)})" if r.reason else "")
                   + f", {r.seconds:.0f} s.", ""]
         for exercise in r.lab.exercises:
             verdict, message = r.verdicts[exercise.number]
             lines.append(f"- {SYMBOLS[verdict]} Exercice {exercise.number} ({exercise.title}) : "
-                         f"**{verdict}**" + (f" — {_md(message)}" if message else ""))
+                         f"**{verdict}**" + (f" — {_code(message)}" if message else ""))
         for error in r.other_errors[:3]:
-            lines.append(f"- Autre erreur, {_md(error)}")
+            lines.append(f"- Autre erreur, {_code(error)}")
         if len(r.other_errors) > 3:
             lines.append(f"- … et {len(r.other_errors) - 3} autres cellules en erreur (souvent la "
                          "suite d'un exercice non fait)")
@@ -780,8 +1054,9 @@ def grade_folder(folder: Path, output: Path, *, quick: bool = True, limit: float
     labs = course_labs()
     output.mkdir(parents=True, exist_ok=True)
     info = {"folder": str(folder), "quick": quick, "limit": limit, "checks_only": checks_only,
+            "others": len(others),
             "date": datetime.now().strftime("%Y-%m-%d %H:%M"),
-            "isolation": "bubblewrap (système en lecture seule, sans réseau) et garde Python"
+            "isolation": "bubblewrap (le noyau ne voit que sa copie et Python, sans réseau ni socket, 8 Go de mémoire) et garde Python"
                          if sandbox else "garde Python seulement (bubblewrap absent)"}
     if others:
         (output / "ignores.txt").write_text(
@@ -823,11 +1098,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="remplace les notes déjà présentes dans le dossier de sortie")
     parser.add_argument("--sans-bac-a-sable", action="store_true",
                         help="n'utilise pas bubblewrap même s'il est là (déconseillé)")
-    parser.add_argument("--executer", nargs=2, type=Path, metavar=("NOTEBOOK", "EVENEMENTS"),
+    parser.add_argument("--executer", nargs=4, metavar=("NOTEBOOK", "DESCRIPTEUR", "COPIE", "BAC"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.executer:
-        return execute(*args.executer)
+        notebook, fd, dest, sandbox = args.executer
+        return execute(Path(notebook), int(fd), Path(dest), sandbox == "1")
     if args.copies is None:
         parser.error("indiquez le dossier des copies (python tools/grade.py COPIES/)")
     output = args.sortie or args.copies.resolve().parent / f"{args.copies.resolve().name}_notes"
@@ -844,9 +1120,8 @@ def main(argv: list[str] | None = None) -> int:
     except GradingError as error:
         print(f"❌ {error}", file=sys.stderr)
         return 2
-    graded = [r for r in results if r.lab]
-    print(f"{len(results)} copies, {len(graded)} notées ; résultats dans {output}/notes.csv et "
-          f"{output}/rapport.md")
+    others = len(find_submissions(args.copies.resolve())[1])
+    print(f"{count_line(results, others)} ; résultats dans {output}/notes.csv et {output}/rapport.md")
     return 0
 
 
