@@ -67,6 +67,11 @@ def test_explorer_logic_without_widgets():
     assert explorer.state == (0.5, 5)
     with pytest.raises(ValueError, match="entre 0 et 9"):
         explorer.update(0.5, 10)
+    with pytest.raises(ValueError, match="un entier entre 0 et 9, reçu 3.7"):
+        explorer.update(0.5, 3.7)
+    with pytest.raises(ValueError, match="t doit être un nombre entre 0"):
+        explorer.update(1.2, 4)
+    assert explorer.state == (0.5, 5)   # un appel refusé ne change pas l'état
 
 
 def test_explorer_widget_reacts_to_slider_digit_and_button():
@@ -103,3 +108,28 @@ def test_draw_conditional_restores_the_mode_after_an_error():
     with pytest.raises(RuntimeError):
         draw_conditional(generator, torch.randn(2, 8), 1)
     assert generator.training
+
+
+@pytest.mark.parametrize("t", [-0.1, 1.5, float("nan"), "0.5", True])
+def test_t_outside_the_path_is_refused(t):
+    z1, z2 = torch.zeros(8), torch.ones(8)
+    for step in (lerp, slerp):
+        with pytest.raises(ValueError, match="t doit être un nombre entre 0 \\(z1\\) et 1 \\(z2\\)"):
+            step(z1, z2, t)
+
+
+def test_ends_of_the_path_are_the_two_noises():
+    z1, z2 = torch.zeros(8), torch.full((8,), 2.0)
+    assert torch.equal(lerp(z1, z2, 0), z1) and torch.equal(lerp(z1, z2, 1), z2)
+    assert torch.equal(lerp(z1, z2, torch.tensor(0.5)), torch.ones(8))
+
+
+@pytest.mark.parametrize("labels", [3.7, [1, 2.5], [True, False], -1])
+def test_labels_that_are_not_digits_are_refused(labels):
+    with pytest.raises(ValueError, match="étiquettes sont des entiers"):
+        draw_conditional(TinyConditional(), torch.randn(2, 8), labels)
+
+
+def test_integral_float_labels_are_accepted():
+    images = draw_conditional(TinyConditional(), torch.randn(2, 8), [3.0, 4.0])
+    assert images.shape == (2, 1, 28, 28)

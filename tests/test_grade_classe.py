@@ -201,13 +201,14 @@ def test_wrong_answers_fail_with_the_checks_message_and_the_rest_passes(graded_c
     assert len(plan) >= 3, "la copie fausse doit porter plusieurs erreurs, dans des exercices différents"
     result = graded_class["results"][f"{prefix}_1.ipynb"]
     assert result.lab.path == lab and result.status == grade.GRADED
+    assert sorted(result.verdicts) == [e.number for e in result.lab.exercises]
+    for number, (name, _, pattern) in plan.items():   # chaque erreur plantée, pas chaque verdict rendu
+        verdict, message = result.verdicts[number]
+        assert verdict == F_, f"{prefix}_1, exercice {number} ({name}) : {verdict} {message}"
+        assert re.search(pattern, message, re.S), f"{name} : {message}"
+        assert not message.startswith("❌")
     for number, (verdict, message) in result.verdicts.items():
-        if number in plan:
-            name, _, pattern = plan[number]
-            assert verdict == F_, f"{prefix}_1, exercice {number} ({name}) : {verdict} {message}"
-            assert re.search(pattern, message, re.S), f"{name} : {message}"
-            assert not message.startswith("❌")
-        elif not gf.DEPENDS[lab].get(number, set()) & plan.keys():
+        if number not in plan and not gf.DEPENDS[lab].get(number, set()) & plan.keys():
             # Juste, et n'appelle aucune réponse fausse : réussi.
             assert verdict == P, f"{prefix}_1, exercice {number} : {verdict} {message}"
 

@@ -82,9 +82,13 @@ def test_nearest_distances_and_memorisation_ratio(monkeypatch):
     assert torch.allclose(metrics.nearest_distances(train[:50], train, exclude_self=True),
                           inner.min(dim=1).values)
     assert metrics.memorisation_ratio(train[100:150], train) == 0.0           # des copies
-    expected = float(full.median() / inner.min(dim=1).values.median())
-    assert metrics.memorisation_ratio(fresh, train, n_reference=50) == pytest.approx(expected)
     assert 0.7 < metrics.memorisation_ratio(fresh, train) < 1.4               # des points neufs
+    # Un cas calculé à la main : des images d'entraînement sur une droite, espacées de 1 (la plus
+    # proche voisine d'une image d'entraînement est à 1), des échantillons à 0,25 de l'une d'elles.
+    line = torch.arange(100.0).view(100, 1) * torch.tensor([[0.6, 0.8]])          # pas de longueur 1
+    near = line[:40] + 0.25 * torch.tensor([[0.6, 0.8]])
+    assert metrics.memorisation_ratio(near, line) == pytest.approx(0.25, rel=1e-4)
+    assert metrics.memorisation_ratio(near, line, n_reference=50) == pytest.approx(0.25, rel=1e-4)
 
 
 @pytest.mark.parametrize("bad", [torch.zeros(5), torch.zeros(1, 3), "texte"])
@@ -100,3 +104,32 @@ def test_features_of_real_digits():
     feats = metrics.features(images[:300])
     assert feats.shape == (300, 128) and feats.dtype == torch.float32
     assert torch.equal(metrics.features(images[:300].float().div(127.5).sub(1)), feats)
+
+
+@pytest.mark.parametrize("bad_value", [float("nan"), float("inf"), -float("inf")])
+@pytest.mark.parametrize("measure", [
+    lambda a, b: metrics.precision_recall(a, b, k=3),
+    lambda a, b: metrics.density_coverage(a, b, k=3),
+    lambda a, b: metrics.memorisation_ratio(b, a),
+    lambda a, b: metrics.fid(a, b),
+    lambda a, b: metrics.knn_radii(b, 3),
+], ids=["precision_recall", "density_coverage", "memorisation", "fid", "knn_radii"])
+def test_nan_or_infinite_rows_are_refused_in_french(measure, bad_value):
+    g = torch.Generator().manual_seed(0)
+    real, fake = torch.randn(40, 6, generator=g), torch.randn(40, 6, generator=g)
+    fake[7, 2] = bad_value
+    with pytest.raises(ValueError, match=r"1 ligne\(s\) contiennent NaN ou l'infini \(la première : n° 7\)"):
+        measure(real, fake)
+
+
+@pytest.mark.parametrize("measure", [
+    lambda a, b: metrics.precision_recall(a, b),
+    lambda a, b: metrics.density_coverage(a, b),
+    lambda a, b: metrics.nearest_distances(b, a),
+    lambda a, b: metrics.memorisation_ratio(b, a),
+    lambda a, b: metrics.fid(a, b),
+], ids=["precision_recall", "density_coverage", "nearest_distances", "memorisation", "fid"])
+def test_feature_size_mismatch_is_named_in_french(measure):
+    g = torch.Generator().manual_seed(0)
+    with pytest.raises(ValueError, match="ont [58] valeurs par point, .* [58] : comparez des caractéristiques de même taille"):
+        measure(torch.randn(30, 8, generator=g), torch.randn(30, 5, generator=g))

@@ -73,9 +73,24 @@ def test_shipped_generator_loads_into_the_notebook_class(name):
         assert torch.equal(loaded(z), reference(z))
 
 
-def test_a_generator_with_other_channels_is_refused_in_french():
-    with pytest.raises(RuntimeError, match="ne rentrent pas dans ce générateur.*channels=\\(128, 64\\).*size mismatch"):
-        gan.load_pretrained_dcgan("dcgan_keras_20_epoques", model=gan.DCGANGenerator(256, (64, 32)))
+def test_a_generator_with_other_channels_is_refused_in_french_and_left_untouched():
+    model = gan.DCGANGenerator(256, (64, 32))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(RuntimeError, match=r"ne rentrent pas dans ce générateur \(il n'a pas été modifié\)"
+                                           r".*channels=\(128, 64\).*Différences : .*ici, .* dans les poids livrés"):
+        gan.load_pretrained_dcgan("dcgan_keras_20_epoques", model=model)
+    after = model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before), "des tenseurs ont été écrasés avant l'erreur"
+
+
+def test_a_generator_with_an_extra_layer_is_refused_before_any_copy():
+    settings = gan.load_pretrained_dcgan("dcgan_keras_20_epoques")[1]["settings"]
+    model = gan.DCGANGenerator(settings["z_dim"], tuple(settings["g_channels"]))
+    model.extra = torch.nn.Linear(2, 2)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(RuntimeError, match="extra.weight n'est pas dans les poids livrés"):
+        gan.load_pretrained_dcgan("dcgan_keras_20_epoques", model=model)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
 
 
 def test_a_modified_shipped_file_is_refused(tmp_path, monkeypatch):
@@ -169,6 +184,47 @@ def test_the_tool_refuses_to_resume_another_run(small_tool, tmp_path, monkeypatc
     monkeypatch.setitem(small_tool.KERAS, "lr_g", 1e-3)
     with pytest.raises(SystemExit, match="Les réglages de keras ont changé.*lr_g"):
         small_tool.train("keras", 3, 0, torch.device("cpu"), run)
+
+
+@pytest.mark.parametrize("content", [b"", b"pas un etat", None], ids=["vide", "texte", "tronque"])
+def test_a_broken_state_file_stops_the_tool_in_french(small_tool, tmp_path, content):
+    run = tmp_path / "run"
+    run.mkdir()
+    state = run / "etat.pt"
+    if content is None:   # un vrai état, coupé en deux (machine arrêtée pendant l'écriture)
+        torch.save({"epoch": 1, "poids": torch.zeros(1000)}, state)
+        state.write_bytes(state.read_bytes()[: state.stat().st_size // 2])
+    else:
+        state.write_bytes(content)
+    before = state.read_bytes()
+    with pytest.raises(SystemExit, match=r"etat.pt est illisible \(tronqué ou abîmé.*renommez-le ou effacez-le"):
+        small_tool.train("keras", 1, 0, torch.device("cpu"), run)
+    assert state.read_bytes() == before
+
+
+def test_a_foreign_state_file_is_named(small_tool, tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    torch.save({"epoch": 3}, run / "etat.pt")
+    with pytest.raises(SystemExit, match="n'est pas un état de cet outil .*configuration"):
+        small_tool.train("keras", 1, 0, torch.device("cpu"), run)
+
+
+def test_a_full_disk_is_found_before_the_first_epoch(small_tool, tmp_path, monkeypatch):
+    steps = []
+    monkeypatch.setattr(small_tool, "train_step", lambda *a, **k: steps.append(1) or {})
+
+    def full_disk(obj, path, *args, **kwargs):
+        Path(path).write_bytes(b"debut")   # une écriture commencée, puis le disque est plein
+        raise RuntimeError("[enforce fail at inline_container.cc:664] . PytorchStreamWriter failed writing file")
+
+    monkeypatch.setattr(small_tool.torch, "save", full_disk)
+    run = tmp_path / "run"
+    with pytest.raises(SystemExit, match=r"Impossible d'écrire .*\.essai_ecriture\.pt \(\d+ Mo libres.*disque est "
+                                         r"peut-être plein"):
+        small_tool.train("keras", 1, 0, torch.device("cpu"), run)
+    assert steps == [], "une époque a été calculée avant de découvrir que rien ne pouvait s'écrire"
+    assert not any(run.iterdir()), "un fichier temporaire est resté"
 
 
 def test_a_shipped_run_loads_and_scores_as_its_log_says(small_tool, tmp_path, monkeypatch):

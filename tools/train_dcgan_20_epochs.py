@@ -153,9 +153,37 @@ def predict_style_step(real, generator, discriminator, opt_g, opt_d, z_dim, real
 
 
 def _atomic_save(obj, path: Path) -> None:
+    """Écrit ``obj`` dans ``path`` d'un coup (fichier temporaire puis renommage). Un disque plein
+    ou un dossier en lecture seule arrête l'outil avec un message en français ; l'ancien fichier
+    reste intact et le fichier temporaire est effacé."""
     temp = path.with_name(f".{path.name}.tmp")
-    torch.save(obj, temp)
-    os.replace(temp, path)
+    try:
+        torch.save(obj, temp)
+        os.replace(temp, path)
+    except (OSError, RuntimeError) as error:
+        temp.unlink(missing_ok=True)
+        free = shutil.disk_usage(path.parent).free / 2**20 if path.parent.exists() else float("nan")
+        raise SystemExit(f"Impossible d'écrire {path} ({free:.0f} Mo libres sur ce disque) : le disque est "
+                         f"peut-être plein, ou le dossier protégé en écriture. Libérez de la place ou "
+                         f"choisissez une autre --sortie ; rien de ce qui était enregistré n'a été perdu. "
+                         f"(Détail : {' '.join(str(error).split())[:200]})") from None
+
+
+def _load_state(state_path: Path) -> dict:
+    """Relit ``etat.pt`` pour reprendre ; un fichier abîmé arrête l'outil avec un message clair."""
+    try:
+        state = torch.load(state_path, map_location="cpu", weights_only=False)   # états aléatoires : sur le CPU
+    except Exception as error:  # noqa: BLE001 - tronqué, abîmé, autre format : le même conseil
+        raise SystemExit(f"{state_path} est illisible (tronqué ou abîmé : {type(error).__name__}). Il n'a "
+                         "pas été modifié. Pour repartir de zéro, renommez-le ou effacez-le, ou choisissez "
+                         "une autre --sortie.") from None
+    needed = {"configuration", "seed", "epoch", "generator", "discriminator", "opt_g", "opt_d", "emas",
+              "data_order", "rng_cpu", "log"}
+    if not isinstance(state, dict) or not needed <= state.keys():
+        missing = sorted(needed - state.keys()) if isinstance(state, dict) else [type(state).__name__]
+        raise SystemExit(f"{state_path} n'est pas un état de cet outil (il y manque : {', '.join(missing)}). "
+                         "Il n'a pas été modifié ; renommez-le, effacez-le ou choisissez une autre --sortie.")
+    return state
 
 
 def _write_json(data, path: Path) -> None:
@@ -216,7 +244,7 @@ def train(name: str, epochs: int, seed: int, device: torch.device, out: Path) ->
            "torch": torch.__version__, "sample_seed": SAMPLE_SEED, "epochs": [], "seconds": 0.0}
     start_epoch = 0
     if state_path.exists():
-        state = torch.load(state_path, map_location="cpu", weights_only=False)   # états aléatoires : sur le CPU
+        state = _load_state(state_path)
         if state["configuration"] != name or state["seed"] != seed:
             raise SystemExit(f"{state_path} appartient à un autre entraînement ; changez --sortie.")
         changed = {k: (v, log["settings"][k]) for k, v in state["log"]["settings"].items()
@@ -247,6 +275,14 @@ def train(name: str, epochs: int, seed: int, device: torch.device, out: Path) ->
         log["epochs_planned"] = epochs
         start_epoch = state["epoch"]
         print(f"Reprise après l'époque {start_epoch} ({log['seconds']:.0f} s déjà passées).")
+
+    # Un essai d'écriture de la taille d'un état, avant la première époque : un disque plein se voit
+    # tout de suite, et non après une époque entière de calcul.
+    trial = out / ".essai_ecriture.pt"
+    _atomic_save({"generator": generator.state_dict(), "discriminator": discriminator.state_dict(),
+                  "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
+                  "emas": {str(d): e.state_dict() for d, e in emas.items()}}, trial)
+    trial.unlink()
 
     main_ema = emas[config["ema_decay"]]
     bar = progress(total=epochs * per_epoch, initial=start_epoch * per_epoch, desc=f"{name} (graine {seed})")

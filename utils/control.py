@@ -31,9 +31,20 @@ def _check_pair(z1: torch.Tensor, z2: torch.Tensor) -> None:
                          "Pour un lot de paires, appelez la fonction paire par paire.")
 
 
+def _check_t(t) -> float:
+    """``t`` est un nombre entre 0 (z1) et 1 (z2) : au-delà, ce serait une extrapolation."""
+    if isinstance(t, torch.Tensor) and t.numel() == 1:
+        t = t.item()
+    if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 <= t <= 1:
+        raise ValueError(f"t doit être un nombre entre 0 (z1) et 1 (z2), reçu {t!r} : au-delà, on "
+                         "sortirait du chemin entre les deux bruits (extrapolation).")
+    return float(t)
+
+
 def lerp(z1: torch.Tensor, z2: torch.Tensor, t: float) -> torch.Tensor:
-    """Interpolation linéaire : (1 - t) z1 + t z2."""
+    """Interpolation linéaire : (1 - t) z1 + t z2, pour t entre 0 et 1."""
     _check_pair(z1, z2)
+    t = _check_t(t)
     return (1 - t) * z1 + t * z2
 
 
@@ -45,6 +56,7 @@ def slerp(z1: torch.Tensor, z2: torch.Tensor, t: float) -> torch.Tensor:
     opposés (Ω = π), l'arc n'est pas défini : on prend alors aussi la ligne droite.
     """
     _check_pair(z1, z2)
+    t = _check_t(t)
     # En float64 : en float32, deux bruits exactement opposés donnent cos Ω = -1 + 1e-7, donc
     # sin Ω ≈ 5e-4, et la division par sin Ω ferait exploser le résultat au lieu de la ligne droite.
     a, b = z1.double(), z2.double()
@@ -70,7 +82,13 @@ def draw_conditional(generator: torch.nn.Module, z: torch.Tensor, labels) -> tor
     """Images (N, 1, 28, 28) du générateur conditionnel pour les bruits ``z`` (N, z_dim) et les
     étiquettes ``labels`` (un entier pour toutes, ou N entiers), en mode évaluation, sur le CPU."""
     device = next(generator.parameters()).device
-    labels = torch.as_tensor(labels, dtype=torch.long)
+    raw = torch.as_tensor(labels)
+    if raw.is_floating_point() or raw.is_complex() or raw.dtype == torch.bool:
+        if raw.dtype == torch.bool or not torch.equal(raw, raw.round()):
+            raise ValueError(f"Les étiquettes sont des entiers (les chiffres), reçu {labels!r}.")
+    labels = raw.long()
+    if labels.numel() and labels.min() < 0:
+        raise ValueError(f"Les étiquettes sont des entiers positifs (les chiffres), reçu {labels.tolist()}.")
     if labels.dim() == 0:
         labels = labels.expand(z.shape[0])
     if labels.shape != (z.shape[0],):
@@ -126,10 +144,12 @@ class ConditionalExplorer:
 
     def update(self, t: float, digit: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Images (28, 28) au point t des chemins linéaire et sphérique, pour le chiffre ``digit``."""
-        if not 0 <= int(digit) < self.n_classes:
-            raise ValueError(f"Le chiffre doit être entre 0 et {self.n_classes - 1}, reçu {digit}.")
-        self.state = (float(t), int(digit))
-        z = torch.stack([lerp(self.z1, self.z2, float(t)), slerp(self.z1, self.z2, float(t))])
+        if isinstance(digit, bool) or not isinstance(digit, (int, float)) or digit != int(digit) \
+                or not 0 <= int(digit) < self.n_classes:
+            raise ValueError(f"Le chiffre doit être un entier entre 0 et {self.n_classes - 1}, reçu {digit!r}.")
+        t = _check_t(t)
+        self.state = (t, int(digit))
+        z = torch.stack([lerp(self.z1, self.z2, t), slerp(self.z1, self.z2, t)])
         linear, spherical = draw_conditional(self.generator, z, int(digit))
         if self.images is not None:
             self.images[0].value = _png(linear[None])

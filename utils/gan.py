@@ -227,13 +227,22 @@ def load_pretrained_dcgan(name: str, model: nn.Module | None = None) -> tuple[nn
     settings = log["settings"]
     model = model if model is not None else DCGANGenerator(settings["z_dim"], tuple(settings["g_channels"]))
     state = torch.load(weights, map_location="cpu", weights_only=True)
-    try:
-        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
-    except RuntimeError as error:
+    # Tout est comparé avant de copier quoi que ce soit : un générateur d'une autre forme reste
+    # intact (load_state_dict copierait les tenseurs compatibles avant de lever son erreur).
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    given = {k: tuple(v.shape) for k, v in state.items()}
+    problems = [f"{k} manque dans ce générateur" for k in given if k not in expected]
+    problems += [f"{k} n'est pas dans les poids livrés" for k in expected if k not in given]
+    problems += [f"{k} : {expected[k]} ici, {given[k]} dans les poids livrés" for k in given
+                 if k in expected and expected[k] != given[k]]
+    if problems:
         raise RuntimeError(
-            f"Les poids de {name} ne rentrent pas dans ce générateur : il faut le générateur du jour 3 "
-            f"avec z_dim={settings['z_dim']} et channels={tuple(settings['g_channels'])}, ses couches "
-            f"dans self.net dans l'ordre de l'exercice 2. Détail : {' '.join(str(error).split())[:300]}") from None
+            f"Les poids de {name} ne rentrent pas dans ce générateur (il n'a pas été modifié) : il faut "
+            f"le générateur du jour 3 avec z_dim={settings['z_dim']} et "
+            f"channels={tuple(settings['g_channels'])}, ses couches dans self.net dans l'ordre de "
+            f"l'exercice 2. Différences : {' ; '.join(problems[:6])}"
+            + (f" ; … ({len(problems) - 6} autres)" if len(problems) > 6 else ""))
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     return model.cpu().float().eval(), log
 
 

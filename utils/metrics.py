@@ -48,6 +48,7 @@ def mean_cov(feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 def fid(feats_a: torch.Tensor, feats_b: torch.Tensor) -> float:
     """Distance de Fréchet entre les gaussiennes ajustées à deux nuages de caractéristiques."""
+    _check_pair(feats_a, feats_b, "les premières caractéristiques", "les secondes")
     return frechet_distance(*mean_cov(feats_a), *mean_cov(feats_b))
 
 
@@ -58,6 +59,21 @@ def _check_points(points, what: str) -> None:
                          "Aplatissez les images avec .flatten(1).")
     if points.shape[0] < 2:
         raise ValueError(f"{what} : au moins deux points sont nécessaires (reçu : {points.shape[0]}).")
+    if points.is_floating_point() and not bool(torch.isfinite(points).all()):
+        rows = (~torch.isfinite(points)).any(dim=1).nonzero().flatten()
+        raise ValueError(f"{what} : {rows.numel()} ligne(s) contiennent NaN ou l'infini (la première : "
+                         f"n° {int(rows[0])}). Un générateur qui a divergé produit cela : "
+                         "réentraînez-le, ou écartez ces échantillons, avant de mesurer.")
+
+
+def _check_pair(a: torch.Tensor, b: torch.Tensor, what_a: str, what_b: str) -> None:
+    """Deux nuages comparables : chacun valide, et des points de la même taille D."""
+    _check_points(a, what_a)
+    _check_points(b, what_b)
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"{what_a} ont {a.shape[1]} valeurs par point, {what_b} {b.shape[1]} : "
+                         "comparez des caractéristiques de même taille (toutes issues de "
+                         "metrics.features, ou toutes des images aplaties).")
 
 
 def _blocks(queries: torch.Tensor, references: torch.Tensor):
@@ -99,8 +115,7 @@ def precision_recall(real: torch.Tensor, fake: torch.Tensor, k: int = 3) -> tupl
     vrai point, rayon la distance à son k-ième voisin réel). Rappel : part des
     vrais points dans au moins une boule fausse.
     """
-    _check_points(real, "les vrais points")
-    _check_points(fake, "les faux points")
+    _check_pair(real, fake, "les vrais points", "les faux points")
     counts, _ = _inside(real, fake, knn_radii(real, k))
     reverse, _ = _inside(fake, real, knn_radii(fake, k))
     return float((counts > 0).double().mean()), float((reverse > 0).double().mean())
@@ -114,8 +129,7 @@ def density_coverage(real: torch.Tensor, fake: torch.Tensor, k: int = 5) -> tupl
     suivent la même loi, peut dépasser 1. Couverture : part des vrais points
     dont la boule contient au moins un faux point.
     """
-    _check_points(real, "les vrais points")
-    _check_points(fake, "les faux points")
+    _check_pair(real, fake, "les vrais points", "les faux points")
     counts, covered = _inside(real, fake, knn_radii(real, k))
     return float(counts.double().mean() / k), float(covered.double().mean())
 
@@ -127,8 +141,7 @@ def nearest_distances(queries: torch.Tensor, references: torch.Tensor,
     ``exclude_self=True`` : ``queries`` est le début de ``references`` (les
     ``len(queries)`` premières lignes) et un point n'est pas son propre voisin.
     """
-    _check_points(queries, "les points")
-    _check_points(references, "les références")
+    _check_pair(queries, references, "les points", "les références")
     out = []
     for start, block in _blocks(queries, references):
         if exclude_self:
