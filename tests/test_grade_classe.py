@@ -65,6 +65,14 @@ def _destroyer(copies: Path, notes: Path, witness: Path) -> tuple[str, str]:
         "        except Exception as error:\n"
         "            print('refusé :', type(error).__name__)\n"
     )
+    # Un piège pour le nettoyage : un lien vers le fichier voisin (fait par la libc, que la garde
+    # Python ne voit pas), dans un dossier dont la copie retire tous les droits.
+    extra += (
+        "import ctypes\n"
+        "os.makedirs('piege', exist_ok=True)\n"
+        f"assert ctypes.CDLL(None).symlink({str(witness).encode()!r}, b'piege/lien') == 0, 'lien non créé'\n"
+        "os.chmod('piege', 0)\n"
+    )
     exercise_1 = gf.solution_answer(gf.TOY, 1) + f"\nimport os\nos.remove({str(witness)!r})\n"
     return exercise_1, extra
 
@@ -114,6 +122,7 @@ def _attacker(copies: Path, socket_path: Path) -> tuple[dict, dict]:
 def _build_class(tmp_path: Path):
     copies, notes, witness = tmp_path / "copies", tmp_path / "notes", tmp_path / "temoin.txt"
     witness.write_text("à garder", encoding="utf-8")
+    witness.chmod(0o644)
     toy, ev = gf.TOY, gf.EVALUATION
     every = gf.complete(toy)
     # La copie complète imprime aussi 3,75 Mo dans l'exercice 1 : sorties tronquées, tout réussi.
@@ -243,6 +252,8 @@ def test_destroyer_changes_nothing_outside_the_notes_folder(graded_class):
     assert re.match(r"(PermissionError|OSError|FileNotFoundError): ", result.verdicts[1][1]), result.verdicts[1][1]
     assert [result.verdicts[n][0] for n in (2, 3, 4)] == [P, P, P]
     assert graded_class["witness"].read_text(encoding="utf-8") == "à garder"
+    assert graded_class["witness"].stat().st_mode & 0o777 == 0o644   # le lien n'a pas été suivi
+    assert not result.other_errors, result.other_errors               # le piège a bien été posé
     changed = {k for k in graded_class["before"].keys() | graded_class["after"].keys()
                if graded_class["before"].get(k) != graded_class["after"].get(k)}
     assert not changed, f"fichiers changés hors du dossier des notes : {sorted(changed)[:10]}"
@@ -305,6 +316,7 @@ def test_without_bubblewrap_the_python_guard_still_protects(tmp_path):
     """La même copie malveillante, corrigée sans bac à sable système (comme sur un Mac)."""
     copies, notes, witness = tmp_path / "copies", tmp_path / "notes", tmp_path / "temoin.txt"
     witness.write_text("à garder", encoding="utf-8")
+    witness.chmod(0o644)
     every = gf.complete(gf.TOY)
     # La copie visée par le destructeur : un fichier illisible (pas de noyau à lancer pour elle) ;
     # les exercices 2 à 4 du destructeur, justes, montrent que la classe est notée sans bac à sable.
@@ -323,4 +335,6 @@ def test_without_bubblewrap_the_python_guard_still_protects(tmp_path):
                                      f"correction hors de la copie ({witness})")
     assert [result.verdicts[n][0] for n in (2, 3, 4)] == [P, P, P]
     assert results["sous-dossier/étudiant 7/Copie finale (2).ipynb"].status == grade.UNREADABLE
+    assert witness.read_text(encoding="utf-8") == "à garder" and witness.stat().st_mode & 0o777 == 0o644
+    assert not result.other_errors, result.other_errors   # le piège a bien été posé
     assert target.read_text(encoding="utf-8") == "une copie rendue en texte"
