@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import functools
 import json
 import os
 import re
@@ -518,8 +519,8 @@ def sandbox_env(dest: Path, quick: bool, threads: int | None) -> dict:
     """L'environnement du processus d'exécution : tout ce qui s'écrit reste dans ``dest``."""
     home = dest / "maison"
     env = {key: value for key, value in os.environ.items()
-           if key in ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TERM", "VIRTUAL_ENV", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
-                      "GANS_DEVICE", "CUDA_VISIBLE_DEVICES")}
+           if key in ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TERM", "VIRTUAL_ENV", "GANS_DEVICE",
+                      "CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
     env.update({
         "HOME": str(home), "TMPDIR": str(home / "tmp"), "MPLCONFIGDIR": str(home / "mpl"),
         "IPYTHONDIR": str(home / "ipython"), "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
@@ -534,13 +535,16 @@ def sandbox_env(dest: Path, quick: bool, threads: int | None) -> dict:
     return env
 
 
-def _limit_resources():
-    """Dans le processus d'exécution, hérité par le noyau : taille d'un fichier écrit, mémoire."""
+def _limit_resources(memory: bool = True):
+    """Dans le processus d'exécution, hérité par le noyau : taille d'un fichier écrit et, dans le
+    bac à sable (où aucun GPU n'est visible), mémoire. Hors du bac à sable, la mémoire n'est pas
+    limitée : l'espace d'adressage que réserve CUDA dépasserait n'importe quelle limite utile."""
     import resource
 
     resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_FILE_BYTES, MAX_FILE_BYTES))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_AS, (MAX_MEMORY_BYTES, MAX_MEMORY_BYTES))
+    if memory:
+        resource.setrlimit(resource.RLIMIT_AS, (MAX_MEMORY_BYTES, MAX_MEMORY_BYTES))
 
 
 def _kill_tree(process: subprocess.Popen) -> None:
@@ -601,7 +605,8 @@ def run_in_sandbox(notebook: Path, dest: Path, limit: float, quick: bool, sandbo
         try:
             process = subprocess.Popen(command, cwd=dest, env=sandbox_env(dest, quick, threads),
                                        stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                       start_new_session=True, preexec_fn=_limit_resources,
+                                       start_new_session=True,
+                                       preexec_fn=functools.partial(_limit_resources, sandbox),
                                        pass_fds=(write_end,))
         finally:
             os.close(write_end)
@@ -1056,7 +1061,8 @@ def grade_folder(folder: Path, output: Path, *, quick: bool = True, limit: float
     info = {"folder": str(folder), "quick": quick, "limit": limit, "checks_only": checks_only,
             "others": len(others),
             "date": datetime.now().strftime("%Y-%m-%d %H:%M"),
-            "isolation": "bubblewrap (le noyau ne voit que sa copie et Python, sans réseau ni socket, 8 Go de mémoire) et garde Python"
+            "isolation": ("bubblewrap (le noyau ne voit que sa copie et Python, sans réseau ni socket, "
+                          f"{MAX_MEMORY_BYTES >> 30} Go de mémoire) et garde Python")
                          if sandbox else "garde Python seulement (bubblewrap absent)"}
     if others:
         (output / "ignores.txt").write_text(
