@@ -532,6 +532,12 @@ def sandbox_env(dest: Path, quick: bool, threads: int | None) -> dict:
     })
     if threads:
         env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(threads)
+    # Sur une machine à beaucoup de cœurs, un fil de calcul et une réserve malloc par cœur
+    # prendraient des Go d'espace d'adressage sous la limite de mémoire : quatre fils au plus
+    # (les réseaux du mode rapide n'en tirent pas davantage), deux réserves malloc.
+    env.setdefault("OMP_NUM_THREADS", str(min(os.cpu_count() or 1, 4)))
+    env.setdefault("MKL_NUM_THREADS", env["OMP_NUM_THREADS"])
+    env["MALLOC_ARENA_MAX"] = "2"
     return env
 
 
