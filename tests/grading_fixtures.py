@@ -137,20 +137,27 @@ def _cells(path: str, folder):
     return nbformat.read(folder / path, as_version=4)
 
 
+def _exercise_index(code_cells, number: int) -> int:
+    """L'indice, parmi ``code_cells``, de la cellule « # Exercice ``number`` : … »."""
+    return next(i for i, c in enumerate(code_cells) if EXERCISE_RE.match(c.source)
+                and int(EXERCISE_RE.match(c.source).group(1)) == number)
+
+
+def _code_cells(lab: str, folder) -> list:
+    return [c for c in _cells(lab, folder).cells if c.cell_type == "code"]
+
+
 def solution_answer(lab: str, number: int) -> str:
     """La réponse du corrigé à l'exercice ``number``, sans les marqueurs BEGIN/END SOLUTION."""
-    nb = _cells(lab, course.SOLUTIONS_DIR)
-    cell = next(c for c in nb.cells if c.cell_type == "code" and EXERCISE_RE.match(c.source)
-                and int(EXERCISE_RE.match(c.source).group(1)) == number)
-    return "".join(line for line in cell.source.splitlines(keepends=True)
+    cells = _code_cells(lab, course.SOLUTIONS_DIR)
+    return "".join(line for line in cells[_exercise_index(cells, number)].source.splitlines(keepends=True)
                    if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION"))
 
 
 def stub_answer(lab: str, number: int) -> str:
     """La cellule de l'exercice ``number`` telle que le lab la donne (bloc « À VOUS DE JOUER »)."""
-    nb = _cells(lab, course.LABS_DIR)
-    return next(c.source for c in nb.cells if c.cell_type == "code" and EXERCISE_RE.match(c.source)
-                and int(EXERCISE_RE.match(c.source).group(1)) == number)
+    cells = _code_cells(lab, course.LABS_DIR)
+    return cells[_exercise_index(cells, number)].source
 
 
 def wrong_answer(lab: str, number: int, edits) -> str:
@@ -186,6 +193,23 @@ def complete(lab: str, numbers=None):
     return {n: solution_answer(lab, n) for n in (numbers or range(1, total + 1))}
 
 
+def _quiet_exec(source: str, name: str, scope: dict) -> None:
+    """Exécute ``source`` dans ``scope`` comme une cellule : sorties et avertissements avalés,
+    figures fermées ; les erreurs remontent."""
+    import contextlib
+    import io
+    import warnings
+
+    import matplotlib.pyplot as plt
+
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            exec(compile(source, name, "exec"), scope)
+        finally:
+            plt.close("all")
+
+
 def lab_namespace(lab: str) -> dict:
     """Exécute dans ce processus, en mode rapide, les cellules de code du corrigé qui précèdent
     sa première cellule d'exercice ; renvoie l'espace de noms obtenu.
@@ -195,33 +219,19 @@ def lab_namespace(lab: str) -> dict:
     caractéristiques de référence). Les erreurs typiques s'y jouent sans lancer un noyau par
     copie (voir :func:`run_answer`).
     """
-    import contextlib
-    import io
-    import warnings
-
-    import matplotlib.pyplot as plt
-
-    nb = _cells(lab, course.SOLUTIONS_DIR)
     namespace = {"__name__": "__main__", "display": lambda *args, **kwargs: None}
-    for index, cell in enumerate(nb.cells):
-        if cell.cell_type != "code":
-            continue
+    for index, cell in enumerate(_code_cells(lab, course.SOLUTIONS_DIR)):
         if EXERCISE_RE.match(cell.source):
             break
-        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            exec(compile(cell.source, f"{lab} (cellule {index + 1})", "exec"), namespace)
-        plt.close("all")
+        _quiet_exec(cell.source, f"{lab} (cellule de code n° {index + 1})", namespace)
     return namespace
 
 
 def check_source(lab: str, number: int) -> str:
     """Le texte de la cellule de vérification de l'exercice ``number`` (la première cellule de
     code qui suit l'exercice et appelle une fonction ``check_...``)."""
-    nb = _cells(lab, course.LABS_DIR)
-    cells = [c for c in nb.cells if c.cell_type == "code"]
-    start = next(i for i, c in enumerate(cells) if EXERCISE_RE.match(c.source)
-                 and int(EXERCISE_RE.match(c.source).group(1)) == number)
+    cells = _code_cells(lab, course.LABS_DIR)
+    start = _exercise_index(cells, number)
     return next(c.source for c in cells[start + 1:] if re.search(r"\bcheck_\w+\s*\(", c.source))
 
 
@@ -230,23 +240,10 @@ def run_answer(namespace: dict, lab: str, answers: dict[int, str]) -> None:
     exercices) suivie de sa cellule de vérification, comme le ferait le noyau ; les erreurs
     (``CheckError`` d'une vérification comprise) remontent. Les exercices absents de
     ``answers`` prennent la réponse du corrigé s'ils précèdent le dernier exercice donné."""
-    import contextlib
-    import io
-    import warnings
-
-    import matplotlib.pyplot as plt
-
     scope = dict(namespace)
-    last = max(answers)
-    for number in range(1, last + 1):
-        for source, where in ((answers.get(number) or solution_answer(lab, number), "exercice"),
-                              (check_source(lab, number), "vérification")):
-            with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                try:
-                    exec(compile(source, f"{lab} ({where} {number})", "exec"), scope)
-                finally:
-                    plt.close("all")
+    for number in range(1, max(answers) + 1):
+        _quiet_exec(answers.get(number) or solution_answer(lab, number), f"{lab} (exercice {number})", scope)
+        _quiet_exec(check_source(lab, number), f"{lab} (vérification {number})", scope)
 
 
 def write(nb, path) -> None:
