@@ -84,8 +84,10 @@ def _call(fn, *args, what: str, explain=None, **kwargs):
     propre à l'exercice, ou ``None`` pour s'en remettre aux conseils généraux (``_ERROR_HINTS``).
     """
     __tracebackhide__ = True
+    given = _given_tensors(fn, args, kwargs)
+    kept = [(name, t, t.detach().clone()) for name, t in given]
     try:
-        return fn(*args, **kwargs)
+        result = fn(*args, **kwargs)
     except NotImplementedError as error:
         if 'missing the required "forward" function' in str(error):
             _fail(f"{what} : le modèle n'a pas de méthode forward. Vérifiez son nom (def forward(self, x)) "
@@ -101,6 +103,60 @@ def _call(fn, *args, what: str, explain=None, **kwargs):
             hint = next((h for key, h in _ERROR_HINTS.items() if key in text),
                         "Lisez le message ci-dessus et corrigez la ligne de votre code qu'il désigne.")
         _fail(f"{what} a levé une erreur : {type(error).__name__} : {text.splitlines()[0]}\n{hint}")
+    changed = [name for name, t, before in kept if not _same(t, before)]
+    if changed:
+        _fail(f"{what} a modifié en place ce qu'on lui a passé ({', '.join(changed)}) : l'appelant "
+              "le retrouve changé (une image, un lot, un nuage de points abîmé pour la suite). "
+              "N'écrivez pas dans une entrée (x -= ..., x.add_(...), x[...] = ..., x.data, "
+              "fill_diagonal_ sur un argument) : calculez un nouveau tenseur (x = x - ...) ou "
+              "travaillez sur une copie (x.clone()).")
+    return result
+
+
+def _given_tensors(fn, args, kwargs) -> list[tuple[str, torch.Tensor]]:
+    """Les tenseurs passés à ``fn`` (au premier niveau, ou dans un tuple ou une liste), nommés
+    comme ses paramètres quand c'est possible."""
+    try:
+        names = [n for n in inspect.signature(fn).parameters]
+    except (TypeError, ValueError):
+        names = []
+    found = []
+    for i, value in enumerate(args):
+        name = names[i] if i < len(names) else f"argument n° {i + 1}"
+        items = value if isinstance(value, (tuple, list)) else [value]
+        found += [(name, t) for t in items if isinstance(t, torch.Tensor)]
+    found += [(k, v) for k, v in kwargs.items() if isinstance(v, torch.Tensor)]
+    return found
+
+
+def _same(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Les deux tenseurs sont-ils identiques (NaN compris, à la même place) ?"""
+    a = a.detach()
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    if a.is_floating_point() or a.is_complex():
+        return bool(torch.equal(a.isnan(), b.isnan()) and torch.equal(a.nan_to_num(), b.nan_to_num()))
+    return bool(torch.equal(a, b))
+
+
+def _check_pure_forward(model: nn.Module, inputs: tuple, name: str) -> None:
+    """En mode évaluation, deux appels sur les mêmes entrées doivent donner la même sortie.
+
+    Sinon ``forward`` tire du hasard (``torch.randn_like(z)`` au lieu de ``z``) : il n'utilise pas
+    (seulement) ce qu'on lui donne. Les entrées ne doivent pas changer non plus (voir ``_call``).
+    À appeler dans un bloc ``_untouched`` (le mode du modèle y est rendu).
+    """
+    __tracebackhide__ = True
+    model.eval()
+    with torch.no_grad(), torch.random.fork_rng():
+        first = _call(model, *inputs, what=f"{name} (mode évaluation)")
+        second = _call(model, *inputs, what=f"{name} (mode évaluation)")
+    if isinstance(first, torch.Tensor) and isinstance(second, torch.Tensor) and not (
+            first.shape == second.shape and torch.allclose(first, second, atol=1e-6, equal_nan=True)):
+        _fail(f"{name} : en mode évaluation (model.eval(), ni Dropout ni statistiques de lot), deux "
+              "appels sur la même entrée donnent deux sorties différentes. forward tire du hasard "
+              "(torch.randn_like, torch.rand...) au lieu de calculer à partir de ce qu'il reçoit : "
+              "n'utilisez que son entrée, passée aux couches.")
 
 
 _ERROR_HINTS = {
@@ -466,3 +522,186 @@ def _check_update(new, before, stale, references, who: str, opt: str, loss: str)
     if torch.allclose(new, stale, atol=1e-6) and not any(torch.allclose(new, r, atol=1e-6) for r in references):
         _fail(f"Le {who} a utilisé des gradients restés d'avant : appelez {opt}.zero_grad() "
               f"avant {loss}.backward().")
+
+
+# --- le réseau jugé sur ce qu'il calcule -----------------------------------
+
+_WEIGHTED = (nn.Linear, nn.Conv2d, nn.ConvTranspose2d, nn.BatchNorm1d, nn.BatchNorm2d, nn.Embedding)
+
+
+class _ReferenceMLP(nn.Module):
+    """Le réseau de l'énoncé : des couches ``Linear`` aux tailles ``sizes``, chaque couche cachée
+    suivie (dans l'ordre) d'une BatchNorm1d si ``batchnorm``, de ``hidden()``, d'un Dropout si
+    ``dropout`` ; la dernière suivie de ``final()`` si donné. ``prepare`` met les entrées en un
+    seul tenseur (N, sizes[0]) ; ``out_shape`` remet la sortie en forme."""
+
+    def __init__(self, sizes, hidden, batchnorm=False, dropout=0.0, final=None, prepare=None,
+                 out_shape=None):
+        super().__init__()
+        layers = []
+        for a, b in zip(sizes[:-2], sizes[1:-1]):
+            layers.append(nn.Linear(a, b))
+            if batchnorm:
+                layers.append(nn.BatchNorm1d(b))
+            layers.append(hidden())
+            if dropout:
+                layers.append(nn.Dropout(dropout))
+        layers.append(nn.Linear(sizes[-2], sizes[-1]))
+        if final is not None:
+            layers.append(final())
+        self.net = nn.Sequential(*layers)
+        self.prepare = prepare or (lambda x: x.flatten(1))
+        self.out_shape = out_shape
+
+    def forward(self, *inputs):
+        out = self.net(self.prepare(*inputs))
+        return out if self.out_shape is None else out.view(-1, *self.out_shape)
+
+
+def _weighted_layers(model: nn.Module) -> dict:
+    """Les couches à poids du modèle, rangées par type, dans l'ordre où elles ont été créées."""
+    return {kind: [m for m in model.modules() if type(m) is kind] for kind in _WEIGHTED}
+
+
+def _copy_weights(student: nn.Module, reference: nn.Module) -> str:
+    """Copie les poids et tampons de l'étudiant dans la référence, couche par couche de même type.
+
+    Renvoie ``""``, ou la différence de couches qui empêche la copie (en français)."""
+    mine, wanted = _weighted_layers(student), _weighted_layers(reference)
+    for kind in _WEIGHTED:
+        if len(mine[kind]) != len(wanted[kind]):
+            return (f"{len(wanted[kind])} couche(s) nn.{kind.__name__} attendue(s), "
+                    f"{len(mine[kind])} trouvée(s)")
+        for rank, (a, b) in enumerate(zip(mine[kind], wanted[kind]), start=1):
+            shapes_a = {k: tuple(v.shape) for k, v in a.state_dict().items()}
+            shapes_b = {k: tuple(v.shape) for k, v in b.state_dict().items()}
+            if shapes_a != shapes_b:
+                what = "sans biais" if "bias" in shapes_b and "bias" not in shapes_a else "de tailles"
+                return (f"la couche nn.{kind.__name__} n° {rank} est {what} {shapes_a} au lieu de "
+                        f"{shapes_b}")
+    with torch.no_grad():
+        for kind in _WEIGHTED:
+            for a, b in zip(mine[kind], wanted[kind]):
+                b.load_state_dict(a.state_dict())
+    return ""
+
+
+def _gap(student: nn.Module, reference: nn.Module, inputs: tuple, seed: int = 0) -> float:
+    """Le plus grand écart entre les sorties de l'étudiant et de la référence (poids copiés), en
+    mode entraînement (mêmes tirages de Dropout, statistiques du lot) puis en mode évaluation.
+    Les deux modèles sont laissés en mode évaluation ; à appeler dans un bloc ``_untouched``."""
+    worst = 0.0
+    for training in (True, False):
+        student.train(training)
+        reference.train(training)
+        with torch.no_grad(), torch.random.fork_rng():
+            torch.manual_seed(seed)
+            got = student(*inputs)
+            torch.manual_seed(seed)
+            expected = reference(*inputs)
+        if not isinstance(got, torch.Tensor) or got.shape != expected.shape:
+            return float("inf")
+        if not torch.isfinite(got).all():
+            return float("inf")
+        worst = max(worst, (got.float() - expected).abs().max().item())
+    return worst
+
+
+def _output_layer(model: nn.Module):
+    """La dernière couche Linear ou convolution (avec biais) créée : la couche de sortie."""
+    layers = [m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d))
+              and m.bias is not None]
+    return layers[-1] if layers else None
+
+
+def _gap_both_signs(student: nn.Module, reference: nn.Module, inputs: tuple) -> float:
+    """:func:`_gap` avec les poids de l'étudiant, puis avec le biais de sortie décalé pour que les
+    sorties (avant l'activation finale) soient de part et d'autre de 0 : une valeur absolue, une
+    ReLU ou une borne ajoutée en sortie ne se voit que sur des sorties négatives."""
+    worst = _gap(student, reference, inputs)
+    mine, theirs = _output_layer(student), _output_layer(reference)
+    if worst > 1e-4 or mine is None or theirs is None or mine.bias.shape != theirs.bias.shape:
+        return worst
+    with torch.no_grad():
+        probe = {}
+        hook = theirs.register_forward_hook(lambda module, args, output: probe.setdefault("out", output))
+        reference.eval()
+        reference(*inputs)
+        hook.remove()
+        out = probe["out"].transpose(0, 1).flatten(1) if probe["out"].dim() > 1 else probe["out"][None]
+        shift = out.median(dim=1).values
+        saved = mine.bias.detach().clone()
+        mine.bias.sub_(shift.to(mine.bias.dtype))
+        theirs.bias.copy_(mine.bias)
+    try:
+        return _gap(student, reference, inputs)
+    finally:
+        with torch.no_grad():
+            mine.bias.copy_(saved)
+            theirs.bias.copy_(saved)
+
+
+def _check_behaves_like(student: nn.Module, build, inputs: tuple, name: str, recipe: str,
+                        variants: dict | None = None, accepted: tuple = ()) -> None:
+    """Juge le réseau de l'étudiant sur ce qu'il calcule, pas sur la façon dont il est écrit.
+
+    ``build(**options)`` construit le réseau de l'énoncé (``_ReferenceMLP`` par exemple) ; ses
+    poids sont copiés depuis ceux de l'étudiant, puis les deux sorties sont comparées sur
+    ``inputs``, en mode entraînement et en mode évaluation. Une activation écrite comme fonction
+    (``F.leaky_relu(x, 0.2)``) est donc acceptée ; une activation oubliée, de la mauvaise pente,
+    ajoutée en sortie, une entrée ignorée ne le sont pas. ``variants`` : {description de l'erreur :
+    options de ``build``} ; la première qui reproduit la sortie de l'étudiant nomme son erreur.
+    ``accepted`` : d'autres options de ``build`` qui sont justes aussi. À appeler dans un bloc
+    ``_untouched``.
+    """
+    __tracebackhide__ = True
+    with torch.random.fork_rng():   # les couches de référence tirent leurs poids : l'aléa du notebook reste
+        _compare_with_reference(student, build, inputs, name, recipe, variants or {}, accepted)
+
+
+def _compare_with_reference(student, build, inputs, name, recipe, variants, accepted) -> None:
+    __tracebackhide__ = True
+    device = next(student.parameters()).device
+    reference = build().to(device)
+    problem = _copy_weights(student, reference)
+    if problem:
+        _fail(f"{name} : ses couches ne sont pas celles de l'énoncé ({problem}). Attendu : {recipe}.")
+    gap = _gap_both_signs(student, reference, inputs)
+    if gap <= 1e-4:
+        return
+    for options in accepted:
+        other = build(**options).to(device)
+        if not _copy_weights(student, other) and _gap_both_signs(student, other, inputs) <= 1e-4:
+            return
+    for description, options in variants.items():
+        other = build(**options).to(device)
+        if not _copy_weights(student, other) and _gap_both_signs(student, other, inputs) <= 1e-4:
+            _fail(f"{name} : à poids égaux, il calcule exactement ce que calculerait le réseau de "
+                  f"l'énoncé avec {description}. Attendu : {recipe}.")
+    _fail(f"{name} : à poids égaux, il ne calcule pas ce que calcule le réseau de l'énoncé (écart "
+          f"jusqu'à {gap:.3g}). Attendu : {recipe}. Vérifiez les activations (module ou fonction, "
+          "et leur pente), leur place, l'ordre des couches, et que forward utilise chacune de ses "
+          "entrées telle quelle.")
+
+
+_HIDDEN_ACTIVATIONS = {
+    "nn.ReLU()": nn.ReLU,
+    "nn.LeakyReLU(0.2)": lambda: nn.LeakyReLU(0.2),
+    "nn.LeakyReLU() (pente 0,01, la valeur par défaut)": nn.LeakyReLU,
+    "une sigmoïde": nn.Sigmoid,
+    "une tanh": nn.Tanh,
+    "aucune activation": nn.Identity,
+}
+_FINAL_ACTIVATIONS = {"aucune activation": None, "une ReLU": nn.ReLU, "une tanh": nn.Tanh,
+                      "une sigmoïde": nn.Sigmoid}
+
+
+def _activation_variants(hidden: str, final: str) -> dict:
+    """Les erreurs d'activation à reconnaître : chaque autre activation cachée, puis chaque autre
+    activation de sortie (``hidden`` et ``final`` : les clés attendues de ``_HIDDEN_ACTIVATIONS``
+    et ``_FINAL_ACTIVATIONS``)."""
+    variants = {f"{name} après chaque couche cachée (au lieu de {hidden})": {"hidden": act}
+                for name, act in _HIDDEN_ACTIVATIONS.items() if name != hidden}
+    variants.update({f"{name} en sortie (au lieu de {final})": {"final": act}
+                     for name, act in _FINAL_ACTIVATIONS.items() if name != final})
+    return variants

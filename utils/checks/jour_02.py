@@ -23,19 +23,23 @@ from torch import nn
 
 from .core import (
     _STEP_DIVERGED,
+    _activation_variants,
     _as_scalar,
     _call,
     _check_argument_order,
+    _check_behaves_like,
     _check_finite,
     _check_function,
     _check_gradients,
     _check_linear_stack,
     _check_module,
+    _check_pure_forward,
     _fail,
     _int_arguments,
     _linear_layers,
     _ok,
     _params,
+    _ReferenceMLP,
     _sizes,
     _untouched,
     describe_difference,
@@ -187,7 +191,7 @@ def check_toy_generator(generator: nn.Module, z_dim: int = 2, n_hidden: int = 2)
     """Vérifie le générateur du jour 2 : bruit (N, ``z_dim``) → point du plan (N, 2).
 
     Attendu : ``n_hidden`` couches cachées ``nn.Linear`` + ``nn.ReLU`` (ou
-    LeakyReLU), puis une couche de sortie à 2 valeurs **sans** activation : un
+    ``LeakyReLU(0.2)``), puis une couche de sortie à 2 valeurs **sans** activation : un
     point du plan peut être n'importe où, pas seulement dans [-1, 1]. Ni
     BatchNorm ni Dropout. Si la classe a les paramètres ``z_dim``, ``hidden`` et
     ``n_hidden`` de l'énoncé, elle doit s'en servir.
@@ -220,6 +224,13 @@ def check_toy_generator(generator: nn.Module, z_dim: int = 2, n_hidden: int = 2)
         if far.abs().max() <= 1 + 1e-6:
             _fail("Les sorties du générateur restent dans [-1, 1], même pour un bruit très grand : "
                   "forward applique une tanh ou une sigmoïde à la fin. " + output_hint)
+        _check_pure_forward(generator, (z,), "Le générateur")
+        widths = [layer.out_features for layer in _linear_layers(generator)]
+        _check_behaves_like(
+            generator, lambda hidden=nn.ReLU, final=None: _ReferenceMLP([z_dim] + widths, hidden, final=final),
+            (z,), "Le générateur", "nn.Linear puis nn.ReLU() (ou nn.LeakyReLU(0.2)) pour chaque couche "
+            "cachée, puis nn.Linear(hidden, 2) sans activation",
+            _activation_variants("nn.ReLU()", "aucune activation"), accepted=({"hidden": lambda: nn.LeakyReLU(0.2)},))
         _check_gradients(generator, out, "Générateur")
         _check_constructor(generator, {"z_dim": 3, "hidden": 16, "n_hidden": 3},
                            "3 → 16 → 16 → 16 → 2", 3,
@@ -282,6 +293,14 @@ def check_toy_discriminator(discriminator: nn.Module, n_hidden: int = 2) -> None
         if far.min() >= -1 and far.max() <= 1:
             _fail("Les sorties du discriminateur restent dans [-1, 1] : forward applique une "
                   "tanh. " + output_hint)
+        _check_pure_forward(discriminator, (x,), "Le discriminateur")
+        widths = [layer.out_features for layer in _linear_layers(discriminator)]
+        _check_behaves_like(
+            discriminator,
+            lambda hidden=lambda: nn.LeakyReLU(0.2), final=None: _ReferenceMLP([2] + widths, hidden, final=final),
+            (x,), "Le discriminateur", "nn.Linear puis nn.LeakyReLU(0.2) pour chaque couche cachée, puis "
+            "nn.Linear(hidden, 1) sans activation (un score brut)",
+            _activation_variants("nn.LeakyReLU(0.2)", "aucune activation"))
         _check_gradients(discriminator, out, "Discriminateur")
         _check_constructor(discriminator, {"hidden": 16, "n_hidden": 3},
                            "2 → 16 → 16 → 16 → 1", 2)

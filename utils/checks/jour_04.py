@@ -17,21 +17,28 @@ prise sur tout le lot, la norme au carré, λ compté deux fois, et
 
 from __future__ import annotations
 
+import inspect
+
 import torch
 from torch import nn
 
 from .core import (
+    _activation_variants,
     _as_scalar,
     _call,
     _check_argument_order,
+    _check_behaves_like,
     _check_finite,
     _check_function,
     _check_gradients,
     _check_module,
+    _check_pure_forward,
     _fail,
     _forward_trace,
+    _has,
     _linear_layers,
     _ok,
+    _ReferenceMLP,
     _sizes,
     _untouched,
     describe_difference,
@@ -83,11 +90,6 @@ def check_critic(critic: nn.Module, hidden=(512, 256, 128)) -> None:
             shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
             _fail(f"Le critique doit rendre un score par image, de forme (16, 1) pour 16 images ; reçu {shape}.")
         _check_finite(out, "les scores du critique", model=critic)
-        acts = [m for m, _ in calls if isinstance(m, nn.LeakyReLU)]
-        if len(acts) != len(hidden) or any(abs(m.negative_slope - 0.2) > 1e-9 for m in acts):
-            found = ", ".join(f"LeakyReLU({m.negative_slope})" for m in acts) or "aucune"
-            _fail(f"Chaque couche cachée doit être suivie de nn.LeakyReLU(0.2) ({len(hidden)} en tout) ; "
-                  f"trouvé : {found}.")
         alone = _call(critic, x[:4], what="Le critique, sur un lot de 4 images")
         if not torch.allclose(alone, out[:4], rtol=1e-4, atol=1e-5):
             _fail("Le score d'une image change selon les autres images du lot "
@@ -102,9 +104,41 @@ def check_critic(critic: nn.Module, hidden=(512, 256, 128)) -> None:
                   "dernière couche par 1 000 : forward les écrase (torch.sigmoid, torch.tanh ?). Renvoyez "
                   "la sortie de la dernière couche Linear telle quelle.")
     with _untouched(critic):
+        _check_pure_forward(critic, (x,), "Le critique")
+        if not _has(critic, nn.LayerNorm):   # permise, mais absente du réseau de référence
+            _check_behaves_like(
+                critic,
+                lambda hidden=lambda: nn.LeakyReLU(0.2), final=None: _ReferenceMLP(expected, hidden, final=final),
+                (x,), "Le critique", f"{' → '.join(map(str, expected))}, nn.LeakyReLU(0.2) (module ou "
+                "F.leaky_relu(x, 0.2)) après chaque couche cachée, aucune activation en sortie",
+                _activation_variants("nn.LeakyReLU(0.2)", "aucune activation"))
+        critic.train()
         _check_gradients(critic, critic(x), "Le critique")
+    _check_critic_shape_argument(critic, hidden)
     _ok(f"Critique correct : {' → '.join(map(str, expected))}, LeakyReLU(0,2), un score réel par image, "
         "ni sigmoïde, ni BatchNorm, ni Dropout.")
+
+
+def _check_critic_shape_argument(critic: nn.Module, hidden) -> None:
+    """Le critique construit pour d'autres images (``shape=(3, 28, 28)``, la section des trois
+    chiffres empilés) doit prendre ``math.prod(shape)`` valeurs en entrée, pas 784 écrit en dur."""
+    __tracebackhide__ = True
+    try:
+        params = inspect.signature(type(critic)).parameters
+    except (TypeError, ValueError):
+        return
+    if "shape" not in params:
+        return
+    with torch.random.fork_rng():
+        other = _call(type(critic), hidden=tuple(hidden), shape=(3, 28, 28),
+                      what=f"{type(critic).__name__}(hidden={tuple(hidden)}, shape=(3, 28, 28))")
+    layers = _linear_layers(other)
+    if not layers or layers[0].in_features != 3 * 28 * 28:
+        got = layers[0].in_features if layers else "aucune couche"
+        _fail(f"{type(critic).__name__}(shape=(3, 28, 28)) a une première couche à {got} entrées au lieu "
+              "de 3 × 28 × 28 = 2352 : dans __init__, calculez la taille d'entrée à partir de shape "
+              "(math.prod(shape)) au lieu d'écrire 784. La section des chiffres empilés (3 canaux) "
+              "construit le critique avec shape=(3, 28, 28).")
 
 
 # --- exercices 2 et 4 : les pertes ------------------------------------------------------
@@ -132,8 +166,17 @@ def check_critic_loss(critic_loss) -> None:
     __tracebackhide__ = True
     _check_function(critic_loss, "critic_loss")
     _check_argument_order(critic_loss, ["c_real", "c_fake"], "critic_loss")
-    c_real, c_fake = _scores(64, 1), _scores(64, 2) - 1
-    value = _loss_value(critic_loss, "critic_loss(c_real, c_fake)", c_real, c_fake)
+    # Plusieurs cas, dont les deux signes de la différence : une valeur absolue ou une perte bornée à
+    # 0 est juste d'un côté seulement.
+    for seed, shift in ((1, -1.0), (5, 2.0), (7, 0.0)):
+        c_real, c_fake = _scores(64, seed), _scores(64, seed + 1) + shift
+        value = _loss_value(critic_loss, "critic_loss(c_real, c_fake)", c_real, c_fake)
+        _compare_critic_loss(value, c_real, c_fake)
+    _ok("critic_loss correcte : mean(C(G(z))) − mean(C(x)), l'opposé de l'estimation de la distance W1.")
+
+
+def _compare_critic_loss(value, c_real, c_fake) -> None:
+    __tracebackhide__ = True
     expected = c_fake.mean() - c_real.mean()
     got = value.item()
     if abs(got - expected.item()) > 1e-4 * max(1.0, abs(expected.item())):
@@ -144,18 +187,29 @@ def check_critic_loss(critic_loss) -> None:
         if abs(got - 64 * expected.item()) < 1e-3 * abs(64 * expected.item()):
             _fail(f"critic_loss renvoie {got:.4f}, 64 fois la valeur attendue ({expected.item():.4f}) : une "
                   "somme au lieu d'une moyenne. Utilisez .mean().")
-        _fail(f"critic_loss renvoie {got:.4f} au lieu de {expected.item():.4f}. La perte du critique est "
-              "c_fake.mean() - c_real.mean() : rien d'autre (ni log, ni BCE, ni valeur absolue).")
-    value.backward()
-    _ok("critic_loss correcte : mean(C(G(z))) − mean(C(x)), l'opposé de l'estimation de la distance W1.")
+        _fail(f"critic_loss renvoie {got:.4f} au lieu de {expected.item():.4f} (scores réels de moyenne "
+              f"{c_real.mean().item():.3f}, faux de moyenne {c_fake.mean().item():.3f}). La perte du critique est "
+              "c_fake.mean() - c_real.mean() : rien d'autre (ni log, ni BCE, ni valeur absolue, ni borne).")
+    grads = torch.autograd.grad(value, (c_real, c_fake), allow_unused=True)
+    wanted = (torch.full_like(c_real, -1 / c_real.numel()), torch.full_like(c_fake, 1 / c_fake.numel()))
+    if any(g is None or not torch.allclose(g, w, atol=1e-7) for g, w in zip(grads, wanted)):
+        _fail("critic_loss a la bonne valeur, mais pas le bon gradient : chaque score réel doit recevoir "
+              "-1/N et chaque score faux +1/N. Ne détachez rien (.detach(), .item(), .data) dans la perte.")
 
 
 def check_wgan_generator_loss(wgan_generator_loss) -> None:
     """Vérifie ``wgan_generator_loss(c_fake)`` = − moyenne de C(G(z))."""
     __tracebackhide__ = True
     _check_function(wgan_generator_loss, "wgan_generator_loss")
-    c_fake = _scores(64, 3) - 0.5
-    value = _loss_value(wgan_generator_loss, "wgan_generator_loss(c_fake)", c_fake)
+    for seed, shift in ((3, -0.5), (8, 2.0), (9, -3.0)):   # des scores de moyenne négative et positive
+        c_fake = _scores(64, seed) + shift
+        value = _loss_value(wgan_generator_loss, "wgan_generator_loss(c_fake)", c_fake)
+        _compare_generator_loss(value, c_fake)
+    _ok("wgan_generator_loss correcte : −mean(C(G(z))).")
+
+
+def _compare_generator_loss(value, c_fake) -> None:
+    __tracebackhide__ = True
     expected = -c_fake.mean().item()
     got = value.item()
     if abs(got - expected) > 1e-4 * max(1.0, abs(expected)):
@@ -165,9 +219,13 @@ def check_wgan_generator_loss(wgan_generator_loss) -> None:
         if abs(got - 64 * expected) < 1e-3 * abs(64 * expected):
             _fail(f"wgan_generator_loss renvoie {got:.4f}, 64 fois la valeur attendue ({expected:.4f}) : une "
                   "somme au lieu d'une moyenne. Utilisez .mean().")
-        _fail(f"wgan_generator_loss renvoie {got:.4f} au lieu de {expected:.4f}. La perte du générateur est "
-              "-c_fake.mean() : ni log, ni BCE.")
-    _ok("wgan_generator_loss correcte : −mean(C(G(z))).")
+        _fail(f"wgan_generator_loss renvoie {got:.4f} au lieu de {expected:.4f} (scores de moyenne "
+              f"{c_fake.mean().item():.3f}). La perte du générateur est -c_fake.mean() : ni log, ni BCE, ni "
+              "valeur absolue, ni borne.")
+    (grad,) = torch.autograd.grad(value, c_fake, allow_unused=True)
+    if grad is None or not torch.allclose(grad, torch.full_like(c_fake, -1 / c_fake.numel()), atol=1e-7):
+        _fail("wgan_generator_loss a la bonne valeur, mais pas le bon gradient : chaque score doit recevoir "
+              "-1/N. Ne détachez rien (.detach(), .item(), .data) dans la perte.")
 
 
 # --- exercice 3 : la pénalité de gradient -----------------------------------------------
@@ -243,6 +301,11 @@ def _explain_penalty_error(error) -> str | None:
         return ("torch.autograd.grad dérive par rapport aux points interpolés : ils doivent le permettre. "
                 "Écrivez interpolated = (alpha * real + (1 - alpha) * fake).requires_grad_(True) avant "
                 "d'appeler le critique.")
+    if "grad can be implicitly created only for scalar outputs" in text:
+        return ("torch.autograd.grad part d'un seul nombre : donnez-lui la SOMME des scores, "
+                "critic(interpolated).sum() (pas la moyenne : chaque image garderait un gradient divisé "
+                "par N). Comme chaque score ne dépend que de son image, le gradient de la somme par rapport "
+                "à une image est celui de son propre score.")
     if "appears to not have been used" in text:
         return ("Le critique n'a pas été appelé sur les points dont on demande le gradient : "
                 "torch.autograd.grad(critic(interpolated).sum(), interpolated, create_graph=True).")
@@ -399,18 +462,20 @@ def _flat(model):
     return torch.cat([p.detach().reshape(-1) for p in model.parameters()])
 
 
-def _run(step, n_critic, record=False, **kwargs):
-    """Joue un pas sur des modèles et des lots fixés ; renvoie (résultat, G, C, lots, événements)."""
+def _run(step, n_critic, record=False, repeats=1, **kwargs):
+    """Joue ``repeats`` pas à la suite sur des modèles et des lots fixés ; renvoie (résultat du
+    dernier pas, G, C, lots, événements)."""
     __tracebackhide__ = True
     torch.manual_seed(50)
-    data = [torch.rand(16, 1, 28, 28) * 2 - 1 for _ in range(6)]
+    data = [torch.rand(16, 1, 28, 28) * 2 - 1 for _ in range(max(6, n_critic * repeats))]
     generator, critic, opt_g, opt_c = _step_models()
     events: list = []
     if record:
         opt_g, opt_c = _CountingOptimizer(opt_g, "g", events), _CountingOptimizer(opt_c, "c", events)
     batches = _CountingBatches(data)
     torch.manual_seed(51)
-    result = step(batches, generator, critic, opt_g, opt_c, _Z, n_critic=n_critic, gp_weight=10.0, **kwargs)
+    for _ in range(repeats):
+        result = step(batches, generator, critic, opt_g, opt_c, _Z, n_critic=n_critic, gp_weight=10.0, **kwargs)
     return result, _flat(generator), _flat(critic), batches, events
 
 
@@ -487,5 +552,17 @@ def check_wgan_gp_step(wgan_gp_step) -> None:
                           f"({expected[key]:.4f}) : wasserstein = c_real.mean() - c_fake.mean() et gp, la "
                           "pénalité sans λ, au DERNIER pas du critique ; loss_c, sa perte totale ; loss_g, "
                           "celle du générateur.")
+        # Deux pas à la suite : un zero_grad oublié ne se voit qu'au deuxième (des modèles neufs
+        # n'ont pas encore de gradients).
+        _, g_new, c_new, _, _ = _call(_run, wgan_gp_step, 2, repeats=2,
+                                      what="wgan_gp_step, deux pas à la suite (n_critic=2)")
+        _, g_ref, c_ref, _, _ = _run(reference_wgan_gp_step, 2, repeats=2)
+        for new, ref, who, opt in ((c_new, c_ref, "critique", "opt_c"), (g_new, g_ref, "générateur", "opt_g")):
+            if not torch.allclose(new, ref, rtol=1e-4, atol=1e-6):
+                _fail(f"Un pas seul est juste, mais après deux pas à la suite les poids du {who} diffèrent "
+                      f"de la référence ({describe_difference(new, ref)}) : des gradients du pas précédent "
+                      f"s'ajoutent aux nouveaux. Appelez {opt}.zero_grad() à chaque pas, avant le backward() "
+                      f"de la perte du {who}.")
     _ok("wgan_gp_step correct : n_critic pas du critique sur des lots neufs (perte de Wasserstein + "
-        "λ · pénalité), puis un pas du générateur ; poids identiques à la référence pour n_critic = 1 et 3.")
+        "λ · pénalité), puis un pas du générateur ; poids identiques à la référence pour n_critic = 1 et 3, "
+        "et après deux pas à la suite.")
