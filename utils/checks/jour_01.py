@@ -37,6 +37,7 @@ from .core import (
     _check_gradients,
     _check_linear_stack,
     _check_module,
+    _check_pure_forward,
     _check_update,
     _diverged,
     _fail,
@@ -204,6 +205,8 @@ def check_discriminator(discriminator: nn.Module, n_hidden: int = 3) -> None:
         if not torch.allclose(out, torch.sigmoid(last_output), atol=1e-6):
             _fail("Discriminateur : la sortie n'est pas la sigmoïde de la dernière couche nn.Linear(..., 1). "
                   "Terminez par nn.Sigmoid(), juste après elle.")
+        _check_pure_forward(discriminator, (x,), "Le discriminateur")
+        discriminator.train()
         _check_gradients(discriminator, out, "Discriminateur")
         with torch.no_grad():
             again = discriminator(x)
@@ -337,6 +340,8 @@ def check_generator(generator: nn.Module, z_dim: int = 64, n_hidden: int = 3) ->
         if torch.allclose(out[0], out[1:], atol=1e-6):
             _fail("Le générateur donne la même image pour des bruits différents : la sortie ne "
                   "dépend pas de z.")
+        _check_pure_forward(generator, (z,), "Le générateur")
+        generator.train()
         _check_gradients(generator, out, "Générateur")
         _check_generator_arguments(generator, n_hidden)
     _ok(f"Générateur correct : couches {sizes}, LeakyReLU, sortie tanh de forme (N, 1, 28, 28).")

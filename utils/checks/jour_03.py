@@ -37,6 +37,7 @@ from .core import (
     _check_function,
     _check_gradients,
     _check_module,
+    _check_pure_forward,
     _check_update,
     _fail,
     _int_arguments,
@@ -387,6 +388,39 @@ def _convt_path(calls: list[_Layer]) -> str:
     return " ; ".join(steps)
 
 
+def _check_dcgan_generator_arguments(generator: nn.Module) -> None:
+    """La classe construit ses couches à partir de ``z_dim`` et ``channels``, et ses poids ont les
+    noms et les formes de ceux des générateurs livrés, que le notebook charge plus loin."""
+    __tracebackhide__ = True
+    cls = type(generator)
+    try:
+        params = inspect.signature(cls).parameters
+    except (TypeError, ValueError):
+        return
+    if not {"z_dim", "channels"} <= set(params):
+        return
+    with torch.random.fork_rng():
+        call = f"{cls.__name__}(z_dim=32, channels=(16, 8))"
+        other = _call(cls, z_dim=32, channels=(16, 8), what=call)
+        linears = _linear_layers(other)
+        if not linears or linears[0].in_features != 32 or linears[0].out_features != 16 * 49:
+            _fail(f"{call} commence par {_sizes(linears[:1])} au lieu de nn.Linear(32, 16 * 7 * 7) : dans "
+                  "__init__, utilisez les arguments z_dim et channels (c1, c2 = channels) au lieu de "
+                  "tailles écrites en dur.")
+        from ..gan import load_pretrained_dcgan, pretrained_names
+        names = pretrained_names()
+        if not names:
+            return
+        settings = load_pretrained_dcgan(names[0])[1]["settings"]
+        shipped_call = f"{cls.__name__}({settings['z_dim']}, {tuple(settings['g_channels'])})"
+        model = _call(cls, settings["z_dim"], tuple(settings["g_channels"]), what=shipped_call)
+        try:
+            load_pretrained_dcgan(names[0], model=model)
+        except RuntimeError as error:
+            _fail(f"Votre générateur ne pourra pas recevoir les poids livrés avec le cours (section 10 du "
+                  f"notebook, {shipped_call}) : {error}")
+
+
 def check_dcgan_generator(generator: nn.Module, z_dim: int = 256, base_channels: int = 128) -> None:
     """Vérifie le générateur DCGAN du jour 3 : bruit (N, ``z_dim``) → image (N, 1, 28, 28).
 
@@ -436,7 +470,17 @@ def check_dcgan_generator(generator: nn.Module, z_dim: int = 256, base_channels:
         if torch.allclose(out[0], out[1:], atol=1e-6):
             _fail("Le générateur dessine la même image pour des bruits différents : la sortie ne "
                   "dépend pas de z.")
+        last = [c.output for c in calls if isinstance(c.module, nn.ConvTranspose2d)]
+        if last and last[-1].shape == out.shape and not (
+                torch.allclose(out, torch.tanh(last[-1]), atol=1e-5)
+                or torch.allclose(out, -torch.tanh(last[-1]), atol=1e-5)):
+            _fail("Les pixels générés ne sont pas la tanh de la dernière convolution transposée : "
+                  "rien ne doit venir après nn.Tanh() (ni valeur absolue, ni borne, ni ReLU), et forward "
+                  "renvoie self.net(z) tel quel.")
+        _check_pure_forward(generator, (z,), "Le générateur")
+        generator.train()
         _check_gradients(generator, out, "Générateur")
+    _check_dcgan_generator_arguments(generator)
     n_conv = counts["ConvTranspose2d"]
     _ok(f"Générateur DCGAN correct : Linear {z_dim} → {base_channels}×7×7, {n_conv} convolutions "
         "transposées avec BatchNorm et LeakyReLU, sortie tanh (N, 1, 28, 28).")
@@ -570,6 +614,8 @@ def check_dcgan_discriminator(discriminator: nn.Module, dropout: float = 0.3) ->
         if torch.equal(noisy[0], noisy[1]) or not torch.equal(calm[0], calm[1]):
             _fail("Le Dropout devrait changer la sortie d'un appel à l'autre en mode train(), et plus "
                   "du tout en mode eval() : utilisez nn.Dropout (pas F.dropout avec training=True).")
+        _check_pure_forward(discriminator, (x,), "Le discriminateur")
+        discriminator.train()
         _check_gradients(discriminator, out, "Discriminateur")
     _ok(f"Discriminateur DCGAN correct : {counts['Conv2d']} convolutions avec LeakyReLU, Dropout, "
         "sortie sigmoïde (N, 1) dans ]0, 1[.")

@@ -6,6 +6,7 @@ reparamétrisation et la perte du VAE (reconstruction + KL).
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import torch
@@ -20,6 +21,7 @@ from .core import (
     _check_function,
     _check_gradients,
     _check_module,
+    _check_pure_forward,
     _fail,
     _int_arguments,
     _linear_layers,
@@ -107,6 +109,30 @@ def _is_affine(fn, a: torch.Tensor, b: torch.Tensor) -> bool:
         gap = fn(a + b) - fn(a) - fn(b) + fn(torch.zeros_like(a))
         scale = fn(a + b).abs().max() + fn(a).abs().max() + 1e-6
     return bool(gap.abs().max() <= 1e-4 * scale)
+
+
+def _check_z_dim_argument(model: nn.Module) -> None:
+    """La classe construite avec un autre ``z_dim`` doit produire un code de cette taille."""
+    __tracebackhide__ = True
+    cls = type(model)
+    try:
+        params = inspect.signature(cls).parameters
+    except (TypeError, ValueError):
+        return
+    if "z_dim" not in params or not hasattr(model, "encoder") or not hasattr(model, "decoder"):
+        return
+    with torch.random.fork_rng():
+        other = _call(cls, z_dim=5, what=f"{cls.__name__}(z_dim=5)")
+        x = torch.rand(4, 1, 28, 28)
+        code = _call(other.encoder, x, what=f"{cls.__name__}(z_dim=5).encoder appliqué à 4 images")
+    hint = ("dans __init__, utilisez l'argument z_dim (dernière couche de l'encodeur, première du "
+            "décodeur) au lieu d'une taille écrite en dur.")
+    if not isinstance(code, torch.Tensor) or tuple(code.shape) != (4, 5):
+        shape = tuple(code.shape) if isinstance(code, torch.Tensor) else type(code).__name__
+        _fail(f"{cls.__name__}(z_dim=5).encoder donne un code de forme {shape} au lieu de (4, 5) : {hint}")
+    with torch.random.fork_rng():
+        _call(other.decoder, torch.randn(4, 5), what=f"{cls.__name__}(z_dim=5).decoder appliqué à un code (4, 5)",
+              explain=lambda error: f"Le décodeur n'accepte pas un code de taille 5 : {hint}")
 
 
 def check_autoencoder(model: nn.Module, z_dim: int = 2) -> None:
@@ -203,7 +229,10 @@ def check_autoencoder(model: nn.Module, z_dim: int = 2) -> None:
                 _fail("model.decoder n'applique aucune ReLU entre ses couches (avant la sigmoïde, "
                       f"tout est linéaire). Ajoutez nn.ReLU() après Linear({z_dim}, 128) et après "
                       "Linear(128, 256) (ou F.relu dans son forward).")
+        _check_pure_forward(model, (x,), "L'autoencodeur")
+        model.train()
         _check_gradients(model, out, "Autoencodeur")
+    _check_z_dim_argument(model)
     _ok(f"Autoencodeur correct : encodeur {' → '.join(map(str, expected['encoder']))}, décodeur "
         f"{' → '.join(map(str, expected['decoder']))} avec sigmoïde, sortie (N, 1, 28, 28).")
 

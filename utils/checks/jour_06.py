@@ -24,14 +24,18 @@ from torch import nn
 
 from .. import metrics
 from .core import (
+    _activation_variants,
     _bce,
     _call,
     _check_argument_order,
+    _check_behaves_like,
     _check_function,
     _check_gradients,
     _check_module,
+    _check_pure_forward,
     _fail,
     _ok,
+    _ReferenceMLP,
     _untouched,
 )
 
@@ -54,9 +58,14 @@ def _close(a: float, b: float, rel: float = 1e-4, abs_: float = 1e-6) -> bool:
     return math.isfinite(a) and abs(a - b) <= max(abs_, rel * abs(b))
 
 
-def _number(value, what: str) -> float:
-    """Un résultat numérique (float, entier, tenseur d'une valeur) converti en float."""
+def _number(value, what: str, python: bool = False) -> float:
+    """Un résultat numérique (float, entier, tenseur d'une valeur) converti en float.
+
+    ``python`` : seul un nombre Python est accepté (le tableau du cours arrondit des ``float``)."""
     __tracebackhide__ = True
+    if python and isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_complex():
+        _fail(f"{what} est un tenseur ({value!r}) : renvoyez un nombre Python, avec .item() "
+              "(le tableau de la section 5 arrondit des nombres, pas des tenseurs).")
     if isinstance(value, torch.Tensor):
         if value.numel() != 1:
             _fail(f"{what} doit être un seul nombre ; reçu un tenseur de forme {tuple(value.shape)}. "
@@ -80,7 +89,7 @@ def _pair(value, what: str, names: str) -> tuple[float, float]:
     if not isinstance(value, (tuple, list)) or len(value) != 2:
         _fail(f"{what} doit renvoyer deux nombres, {names} (return a, b) ; reçu : "
               f"{type(value).__name__}.")
-    return _number(value[0], f"{what}[0]"), _number(value[1], f"{what}[1]")
+    return _number(value[0], f"{what}[0]", python=True), _number(value[1], f"{what}[1]", python=True)
 
 
 def _inputs_kept(tensors, before, name: str) -> None:
@@ -258,12 +267,27 @@ def _pair_answer(fn, name: str, k: int, names: str):
     return real, fake, got, what
 
 
+def _check_other_k(fn, name: str, k: int, reference, names: str) -> None:
+    """La même mesure avec un autre k : la fonction doit se servir de son argument ``k``."""
+    __tracebackhide__ = True
+    # Un faux nuage plus étalé que le vrai : les quatre mesures y changent avec k (de 2 à 8).
+    real, fake = _cloud(200, 2, 30), _cloud(200, 2, 31, scale=1.6, shift=0.7)
+    what = f"{name}(real, fake, k={k})"
+    got = _pair(_call(fn, real, fake, k=k, what=what), what, names)
+    expected = reference(real, fake, k=k)
+    if not (_close(got[0], expected[0], abs_=1e-6) and _close(got[1], expected[1], abs_=1e-6)):
+        _fail(f"{what} renvoie ({got[0]:.4f}, {got[1]:.4f}) au lieu de ({expected[0]:.4f}, "
+              f"{expected[1]:.4f}) : juste pour la valeur par défaut de k, faux pour k={k}. Utilisez "
+              "l'argument k partout (knn_radii(real, k)...), sans valeur écrite en dur.")
+
+
 def check_precision_recall(precision_recall) -> None:
     """Vérifie ``precision_recall(real, fake, k=3)`` (Kynkäänniemi et al. 2019)."""
     __tracebackhide__ = True
     real, fake, got, what = _pair_answer(precision_recall, "precision_recall", 3, "la précision et le rappel")
     precision, recall = metrics.precision_recall(real, fake, k=3)
     if _close(got[0], precision, abs_=1e-6) and _close(got[1], recall, abs_=1e-6):
+        _check_other_k(precision_recall, "precision_recall", 4, metrics.precision_recall, "la précision et le rappel")
         _ok(f"precision_recall correcte : précision {precision:.3f}, rappel {recall:.3f} pour un faux "
             "nuage plus serré que le vrai (fidèle, mais pas assez divers).")
         return
@@ -296,6 +320,8 @@ def check_density_coverage(density_coverage) -> None:
                                          "la densité et la couverture")
     density, coverage = metrics.density_coverage(real, fake, k=5)
     if _close(got[0], density, abs_=1e-6) and _close(got[1], coverage, abs_=1e-6):
+        _check_other_k(density_coverage, "density_coverage", 3, metrics.density_coverage,
+                       "la densité et la couverture")
         _ok(f"density_coverage correcte : densité {density:.3f}, couverture {coverage:.3f} pour un faux "
             "nuage serré au cœur du vrai (densité au-dessus de 1, couverture incomplète).")
         return
@@ -344,7 +370,7 @@ def check_memorisation_ratio(memorisation_ratio) -> None:
     def run(samples, n_reference, label):
         what = f"memorisation_ratio({label}, train, n_reference={n_reference})"
         copies = (samples.clone(), train.clone())
-        value = _number(_call(memorisation_ratio, samples, train, n_reference, what=what), what)
+        value = _number(_call(memorisation_ratio, samples, train, n_reference, what=what), what, python=True)
         _inputs_kept((samples, train), copies, "memorisation_ratio")
         return value, what
 
@@ -384,6 +410,16 @@ def check_memorisation_ratio(memorisation_ratio) -> None:
         _fail(f"{what} renvoie {got_part:.4f} au lieu de {expected_part:.4f} : les images de référence "
               "sont les n_reference PREMIÈRES de train (train[:n_reference]), chacune comparée à TOUTES "
               "les autres images d'entraînement.")
+    big_train = _cloud(2301, 3, 22)                  # plus de 1 000 images (impair : une seule médiane)
+    big_fresh = _cloud(301, 3, 23, scale=1.3)
+    expected_big = metrics.memorisation_ratio(big_fresh, big_train)
+    what = "memorisation_ratio(samples, train, n_reference=None) sur 2 301 images d'entraînement"
+    got_big = _number(_call(memorisation_ratio, big_fresh, big_train, None, what=what), what, python=True)
+    if not _close(got_big, expected_big, rel=1e-5):
+        _fail(f"{what} renvoie {got_big:.6f} au lieu de {expected_big:.6f}, alors que le résultat est juste "
+              "sur 201 images : le calcul par blocs de 1 000 lignes se trompe au-delà du premier bloc. "
+              "Dans le bloc qui commence à start, la ligne i est l'image start + i : c'est la case "
+              "(i, start + i) à mettre à l'infini, et chaque bloc doit couvrir ses lignes sans en sauter.")
     _ok(f"memorisation_ratio correcte : 0 pour des copies, {expected:.3f} pour des points neufs.")
 
 
@@ -400,6 +436,45 @@ def _label_width(model: nn.Module, n_classes: int) -> tuple[int, str]:
     if embeddings:
         return embeddings[0].embedding_dim, f"le plongement ({embeddings[0].embedding_dim} valeurs)"
     return n_classes, f"le vecteur one-hot ({n_classes} valeurs)"
+
+
+def _check_hidden_argument(model, out_features: int, name: str) -> None:
+    """Les couches cachées suivent l'argument ``hidden`` de la classe : autant de couches que sa
+    valeur par défaut, et d'autres tailles quand on en donne d'autres."""
+    __tracebackhide__ = True
+    try:
+        default = inspect.signature(type(model)).parameters["hidden"].default
+    except (TypeError, ValueError, KeyError):
+        return
+    widths = [m.out_features for m in model.modules() if isinstance(m, nn.Linear)]
+    if isinstance(default, (tuple, list)) and widths != [*default, out_features]:
+        _fail(f"{name} : couches de tailles {widths}, au lieu de {[*default, out_features]} : une couche "
+              f"cachée par valeur de hidden={tuple(default)}, puis la couche de sortie ({out_features}).")
+    call = f"{type(model).__name__}(hidden=(32, 48))"
+    with torch.random.fork_rng():
+        other = _call(type(model), hidden=(32, 48), what=call)
+    widths = [m.out_features for m in other.modules() if isinstance(m, nn.Linear)]
+    if widths != [32, 48, out_features]:
+        _fail(f"{call} crée des couches de tailles {widths} au lieu de [32, 48, {out_features}] : dans "
+              "__init__, construisez les couches cachées à partir de l'argument hidden (une boucle "
+              "for width in hidden), sans tailles écrites en dur.")
+
+
+def _check_all_labels_seen(model, x, n_classes: int, what: str) -> None:
+    """Un lot sans le chiffre 9 (comme beaucoup de petits lots) doit passer aussi :
+    ``F.one_hot(labels)`` sans ``num_classes`` n'y crée que 9 colonnes."""
+    __tracebackhide__ = True
+    labels = torch.arange(x.shape[0], device=x.device) % (n_classes - 1)
+
+    def explain(error):
+        if "shapes cannot be multiplied" in str(error) or "size" in str(error):
+            return (f"Sur un lot sans le chiffre {n_classes - 1}, le one-hot n'a pas {n_classes} colonnes : "
+                    f"F.one_hot(labels) sans nombre de classes n'en crée que max(labels) + 1. Écrivez "
+                    f"F.one_hot(labels, self.n_classes) (ou num_classes={n_classes}).")
+        return _labels_hint(error)
+    model.eval()
+    with torch.no_grad():
+        _call(model, x, labels, what=f"{what} sur un lot sans le chiffre {n_classes - 1}", explain=explain)
 
 
 def _check_forward_arity(model: nn.Module, name: str, args: str) -> None:
@@ -426,6 +501,43 @@ def _labels_hint(error):
         return ("La première couche ne reçoit pas la bonne taille : elle doit accepter l'entrée ET "
                 "l'étiquette concaténées (torch.cat([..., one_hot], dim=1)).")
     return None
+
+
+class _ConditionalReference(_ReferenceMLP):
+    """Le réseau de l'énoncé, conditionnel : l'étiquette en one-hot (ou par le plongement de
+    l'étudiant, s'il en a un) concaténée à l'autre entrée aplatie, après elle (``label_first`` :
+    avant elle, juste aussi)."""
+
+    def __init__(self, sizes, hidden, n_classes, embedding=None, label_first=False, **options):
+        super().__init__(sizes, hidden, **options)
+        self.n_classes = n_classes
+        self.embedding = None if embedding is None else nn.Embedding(*embedding)
+        self.label_first = label_first
+        self.prepare = self._prepare
+
+    def _prepare(self, x, labels):
+        code = (nn.functional.one_hot(labels, self.n_classes).float() if self.embedding is None
+                else self.embedding(labels))
+        parts = [code, x.flatten(1)] if self.label_first else [x.flatten(1), code]
+        return torch.cat(parts, dim=1)
+
+
+def _check_conditional_behaviour(model, inputs, n_classes, name, recipe, batchnorm, dropout, final,
+                                 out_shape, first_in):
+    """Le réseau conditionnel de l'étudiant comparé, poids copiés, à celui de l'énoncé."""
+    __tracebackhide__ = True
+    embeddings = [m for m in model.modules() if isinstance(m, nn.Embedding)]
+    embedding = (embeddings[0].num_embeddings, embeddings[0].embedding_dim) if embeddings else None
+    widths = [m.out_features for m in model.modules() if isinstance(m, nn.Linear)]
+
+    def build(hidden=lambda: nn.LeakyReLU(0.2), final=final, label_first=False, dropout=dropout):
+        return _ConditionalReference([first_in] + widths, hidden, n_classes, embedding, label_first,
+                                     batchnorm=batchnorm, dropout=dropout, final=final,
+                                     out_shape=out_shape)
+    variants = _activation_variants("nn.LeakyReLU(0.2)", "une tanh" if final is nn.Tanh else "une sigmoïde")
+    if dropout:
+        variants["aucun Dropout après les activations cachées"] = {"dropout": 0.0}
+    _check_behaves_like(model, build, inputs, name, recipe, variants, accepted=({"label_first": True},))
 
 
 @_keeps_rng
@@ -479,6 +591,14 @@ def check_conditional_generator(generator: nn.Module, z_dim: int = 64, n_classes
             _fail("Le générateur n'a pas de Tanh en sortie : ses pixels ne sont pas bornés à [-1, 1] "
                   f"(jusqu'à {big.abs().max().item():.3g} quand la dernière couche grandit). Ajoutez "
                   "nn.Tanh() après la dernière couche Linear, comme au jour 1.")
+        _check_hidden_argument(generator, 784, "Le générateur conditionnel")
+        _check_all_labels_seen(generator, z, n_classes, "generator(z, labels)")
+        _check_pure_forward(generator, (z, labels), "Le générateur conditionnel")
+        _check_conditional_behaviour(
+            generator, (z, labels), n_classes, "Le générateur conditionnel",
+            "le bruit et le one-hot concaténés, puis pour chaque couche cachée nn.Linear, "
+            "nn.BatchNorm1d, nn.LeakyReLU(0.2) ; enfin nn.Linear vers 784, nn.Tanh(), forme (N, 1, 28, 28)",
+            batchnorm=True, dropout=0.0, final=nn.Tanh, out_shape=(1, 28, 28), first_in=first.in_features if first else 0)
         generator.train()
         out = _call(generator, z, labels, what="generator(z, labels)")
         _check_gradients(generator, out, "Le générateur conditionnel")
@@ -533,6 +653,16 @@ def check_conditional_discriminator(discriminator: nn.Module, n_classes: int = 1
             _fail("Pour la même image, le discriminateur rend le même verdict quelle que soit l'étiquette : "
                   "il ne la voit pas. Concaténez-la à l'image aplatie dans forward : "
                   "torch.cat([images.flatten(1), F.one_hot(labels, n_classes).float()], dim=1).")
+        _check_hidden_argument(discriminator, 1, "Le discriminateur conditionnel")
+        _check_all_labels_seen(discriminator, images, n_classes, "discriminator(images, labels)")
+        _check_pure_forward(discriminator, (images, labels), "Le discriminateur conditionnel")
+        dropouts = [m.p for m in discriminator.modules() if isinstance(m, nn.Dropout)]
+        _check_conditional_behaviour(
+            discriminator, (images, labels), n_classes, "Le discriminateur conditionnel",
+            "l'image aplatie et le one-hot concaténés, puis pour chaque couche cachée nn.Linear, "
+            "nn.LeakyReLU(0.2), nn.Dropout(dropout) ; enfin nn.Linear vers 1 et nn.Sigmoid()",
+            batchnorm=False, dropout=dropouts[0] if dropouts else 0.1, final=nn.Sigmoid, out_shape=None,
+            first_in=first.in_features if first else 0)
         discriminator.train()
         out = _call(discriminator, images, labels, what="discriminator(images, labels)")
         _check_gradients(discriminator, out, "Le discriminateur conditionnel")
@@ -694,5 +824,47 @@ def check_cgan_step(cgan_step, z_dim: int = 16) -> None:
             _fail(f"cgan_step : « {key} » vaut {out[key]:.4f}, la référence {expected[key]:.4f} (les poids, "
                   "eux, sont justes). loss_d et loss_g sont les pertes des deux pas ; d_real et d_fake, "
                   "les moyennes de D(real) et D(fake.detach()) au pas de D.")
+    _check_cgan_step_again(cgan_step, z_dim)
     _ok("cgan_step correct : D accepte les vraies images avec leur étiquette, refuse les fausses et les "
         "vraies mal étiquetées, puis G se met à jour contre le D mis à jour.")
+
+
+def _check_cgan_step_again(cgan_step, z_dim: int) -> None:
+    """Un deuxième pas, sur des modèles qui gardent des gradients d'avant (comme au deuxième lot
+    d'un entraînement) et un lot de 512 images : un zero_grad oublié, un bruit qui n'est pas
+    gaussien, des mauvaises étiquettes qui ne couvrent pas les 9 autres chiffres se voient ici."""
+    __tracebackhide__ = True
+    gen = torch.Generator().manual_seed(4)
+    real = torch.rand(512, 1, 28, 28, generator=gen) * 2 - 1
+    labels = torch.randint(0, 10, (512,), generator=gen)
+    models = []
+    for _ in range(2):
+        g, d, opt_g, opt_d = _step_setup(z_dim)
+        stale = torch.Generator().manual_seed(6)
+        for p in [*g.parameters(), *d.parameters()]:
+            p.grad = torch.randn(p.shape, generator=stale)
+        models.append((g, d, opt_g, opt_d))
+    g, d, opt_g, opt_d = models[0]
+    torch.manual_seed(12)
+    _call(cgan_step, real, labels.clone(), g, d, opt_g, opt_d, z_dim,
+          what="cgan_step, au deuxième pas (des gradients d'avant sur les modèles)")
+    z_used = g.calls[0][0]
+    if z_used.min() >= 0 or abs(z_used.mean().item()) > 0.15 or not 0.85 < z_used.std().item() < 1.15:
+        _fail(f"Le bruit z n'est pas tiré d'une loi normale centrée réduite (moyenne {z_used.mean().item():.2f}, "
+              f"écart type {z_used.std().item():.2f}, minimum {z_used.min().item():.2f}) : utilisez "
+              "torch.randn(real.shape[0], z_dim, device=real.device), pas torch.rand.")
+    mismatched = [c for c in d.calls if c[0].shape == real.shape and torch.equal(c[0], real)
+                  and not torch.equal(c[1], labels)]
+    wrong = mismatched[0][1]
+    offsets = sorted(set(((wrong - labels) % 10).tolist()))
+    if offsets != list(range(1, 10)):
+        _fail(f"Sur 512 images, les mauvaises étiquettes ne sont décalées que de {offsets} : chaque vraie image "
+              "doit pouvoir recevoir n'importe lequel des 9 autres chiffres. Tirez le décalage de 1 à 9 : "
+              "wrong = (labels + torch.randint(1, 10, labels.shape, device=labels.device)) % 10.")
+    g_ref, d_ref, opt_g_ref, opt_d_ref = models[1]
+    reference_cgan_step(real, labels, g_ref, d_ref, opt_g_ref, opt_d_ref, z_dim, z=z_used, wrong=wrong)
+    for mine, ref, who, opt in ((d, d_ref, "discriminateur", "opt_d"), (g, g_ref, "générateur", "opt_g")):
+        if not torch.allclose(_flat_params(mine), _flat_params(ref), atol=1e-6):
+            _fail(f"Sur des modèles neufs le pas est juste, mais pas quand ils gardent des gradients du pas "
+                  f"d'avant : les poids du {who} diffèrent de la référence. Appelez {opt}.zero_grad() avant "
+                  f"le backward() de la perte du {who}, à chaque pas.")
