@@ -673,6 +673,8 @@ def _prepare(lab: str, only: int | None = None):
     du notebook juste avant la cellule de l'exercice (les cellules précédentes exécutées). Les
     cellules qui suivent le dernier exercice demandé ne sont pas exécutées."""
     found = {e.cell_index: e for e in exercises(lab) if only in (None, e.number)}
+    if not found:
+        return
     cells = code_cells(lab)[:max(found) + 1]
     scope = {"__name__": "__main__", "display": lambda *args, **kwargs: None}
     previous = os.getcwd()

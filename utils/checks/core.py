@@ -77,6 +77,37 @@ def _check_argument_order(fn, expected: list[str], name: str) -> None:
               f"{', '.join(expected)}) ; votre fonction : {name}({', '.join(names)}).")
 
 
+#: Le temps qu'un appel du code de l'étudiant peut prendre dans une vérification, en secondes.
+CALL_SECONDS = 60
+
+
+class _TooLong(BaseException):
+    """Levée par l'alarme quand un appel dépasse :data:`CALL_SECONDS` (hors ``Exception`` : un
+    ``except Exception`` de l'étudiant ne l'avale pas)."""
+
+
+@contextmanager
+def _time_limit(seconds: float):
+    """Lève :class:`_TooLong` si le bloc dure plus de ``seconds`` (alarme Unix, fil principal
+    seulement ; ailleurs, sans limite). Un bloc imbriqué garde l'alarme du bloc extérieur."""
+    import signal
+    import threading
+    if (not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread()
+            or signal.getitimer(signal.ITIMER_REAL)[0] > 0):
+        yield
+        return
+
+    def ring(signum, frame):
+        raise _TooLong()
+    previous = signal.signal(signal.SIGALRM, ring)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def _call(fn, *args, what: str, explain=None, **kwargs):
     """Appelle le code de l'étudiant et traduit une exception en message clair.
 
@@ -87,7 +118,12 @@ def _call(fn, *args, what: str, explain=None, **kwargs):
     given = _given_tensors(fn, args, kwargs)
     kept = [(name, t, t.detach().clone()) for name, t in given]
     try:
-        result = fn(*args, **kwargs)
+        with _time_limit(CALL_SECONDS):
+            result = fn(*args, **kwargs)
+    except _TooLong:
+        _fail(f"{what} n'a pas rendu la main en {CALL_SECONDS} s : une boucle sans fin ? (un while "
+              "dont la condition ne devient jamais fausse, un range sur un nombre immense, un "
+              "next() sur un itérateur qui ne s'arrête pas). Corrigez la boucle, puis relancez.")
     except NotImplementedError as error:
         if 'missing the required "forward" function' in str(error):
             _fail(f"{what} : le modèle n'a pas de méthode forward. Vérifiez son nom (def forward(self, x)) "
@@ -639,6 +675,18 @@ def _gap_both_signs(student: nn.Module, reference: nn.Module, inputs: tuple) -> 
         with torch.no_grad():
             mine.bias.copy_(saved)
             theirs.bias.copy_(saved)
+
+
+def _matching_variant(student: nn.Module, build, inputs: tuple, variants: dict) -> str | None:
+    """La description de la première variante de ``build`` qui reproduit, poids copiés, la sortie
+    de l'étudiant ; ``None`` si aucune. À appeler dans un bloc ``_untouched``."""
+    device = next(student.parameters()).device
+    with torch.random.fork_rng():
+        for description, options in variants.items():
+            other = build(**options).to(device)
+            if not _copy_weights(student, other) and _gap_both_signs(student, other, inputs) <= 1e-4:
+                return description
+    return None
 
 
 def _check_behaves_like(student: nn.Module, build, inputs: tuple, name: str, recipe: str,

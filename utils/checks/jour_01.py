@@ -27,11 +27,13 @@ from ..gan import generator_loss, train_step
 from .core import (
     _NON_FINITE_CAUSES,
     _STEP_DIVERGED,
+    _activation_variants,
     _as_scalar,
     _backward,
     _bce,
     _call,
     _check_argument_order,
+    _check_behaves_like,
     _check_finite,
     _check_function,
     _check_gradients,
@@ -49,6 +51,7 @@ from .core import (
     _names,
     _ok,
     _params,
+    _ReferenceMLP,
     _sizes,
     _source_text,
     _untouched,
@@ -154,6 +157,21 @@ def _check_discriminator_arguments(discriminator, n_hidden: int) -> None:
                   "Discriminator(dropout=0.3) change vraiment le taux.")
 
 
+def _dropout_rate(model: nn.Module) -> float:
+    """Le taux de Dropout du discriminateur : celui de ses nn.Dropout, sinon son attribut ou
+    l'argument ``dropout`` de sa classe, sinon 0,1 (la valeur de l'énoncé)."""
+    rates = [m.p for m in model.modules() if isinstance(m, nn.Dropout)]
+    if rates:
+        return rates[0]
+    if isinstance(getattr(model, "dropout", None), float):
+        return model.dropout
+    try:
+        default = inspect.signature(type(model)).parameters["dropout"].default
+    except (TypeError, ValueError, KeyError):
+        default = None
+    return default if isinstance(default, float) else 0.1
+
+
 def check_discriminator(discriminator: nn.Module, n_hidden: int = 3) -> None:
     """Vérifie le discriminateur du jour 1.
 
@@ -167,9 +185,12 @@ def check_discriminator(discriminator: nn.Module, n_hidden: int = 3) -> None:
     _check_module(discriminator, "le discriminateur")
     (n_hidden,) = _int_arguments(n_hidden=n_hidden)
     sizes = _check_linear_stack(discriminator, "Discriminateur", 784, 1, n_hidden + 1)
+    # Activations et Dropout écrits en fonctions dans forward (F.leaky_relu, F.dropout) : ni module à
+    # lire, ni ordre de modules ; le réseau est alors jugé seulement sur ce qu'il calcule.
+    functional = not _has(discriminator, (nn.LeakyReLU, nn.Dropout, nn.ReLU, nn.Sigmoid))
     for kind, hint in ((nn.LeakyReLU, "nn.LeakyReLU(0.2) après chaque couche cachée"),
                        (nn.Dropout, "nn.Dropout(dropout) après chaque activation cachée")):
-        if not _has(discriminator, kind):
+        if not functional and not _has(discriminator, kind):
             _fail(f"Discriminateur : aucune couche {kind.__name__} trouvée. Ajoutez {hint}.")
     with torch.random.fork_rng(), _untouched(discriminator):
         torch.manual_seed(0)
@@ -191,8 +212,9 @@ def check_discriminator(discriminator: nn.Module, n_hidden: int = 3) -> None:
             _fail(f"Sortie du discriminateur : forme (16, 1) attendue pour 16 images, "
                   f"reçue {tuple(out.shape)}.{hint}")
         _check_finite(out, "la sortie du discriminateur", discriminator)
-        _check_discriminator_layers(calls)
-        _check_slopes(calls, "Discriminateur")
+        if not functional:
+            _check_discriminator_layers(calls)
+            _check_slopes(calls, "Discriminateur")
         with torch.no_grad():  # entrées extrêmes : seule une sigmoïde reste dans [0, 1]
             extreme = _call(discriminator, torch.cat([x * 100, -x * 100]),
                             what="Le discriminateur appliqué à un lot (32, 1, 28, 28)")
@@ -206,6 +228,15 @@ def check_discriminator(discriminator: nn.Module, n_hidden: int = 3) -> None:
             _fail("Discriminateur : la sortie n'est pas la sigmoïde de la dernière couche nn.Linear(..., 1). "
                   "Terminez par nn.Sigmoid(), juste après elle.")
         _check_pure_forward(discriminator, (x,), "Le discriminateur")
+        widths = [m.out_features for m in _linear_layers(discriminator)]
+        p = _dropout_rate(discriminator)
+        _check_behaves_like(
+            discriminator, lambda hidden=lambda: nn.LeakyReLU(0.2), final=nn.Sigmoid, dropout=p: _ReferenceMLP(
+                [784, *widths], hidden, dropout=dropout, final=final),
+            (x,), "Le discriminateur", "l'image aplatie, puis pour chaque couche cachée nn.Linear, "
+            f"nn.LeakyReLU(0.2), nn.Dropout({p:g}) ; enfin nn.Linear(..., 1) et nn.Sigmoid()",
+            {**_activation_variants("nn.LeakyReLU(0.2)", "une sigmoïde"),
+             "aucun Dropout": {"dropout": 0.0}})
         discriminator.train()
         _check_gradients(discriminator, out, "Discriminateur")
         with torch.no_grad():
@@ -291,7 +322,8 @@ def check_generator(generator: nn.Module, z_dim: int = 64, n_hidden: int = 3) ->
     _check_module(generator, "le générateur")
     z_dim, n_hidden = _int_arguments(z_dim=z_dim, n_hidden=n_hidden)
     sizes = _check_linear_stack(generator, "Générateur", z_dim, 784, n_hidden + 1)
-    if not _has(generator, nn.LeakyReLU):
+    functional = not _has(generator, (nn.LeakyReLU, nn.ReLU, nn.Tanh, nn.Sigmoid))   # F.leaky_relu...
+    if not functional and not _has(generator, nn.LeakyReLU):
         _fail("Générateur : aucune couche LeakyReLU trouvée. Ajoutez nn.LeakyReLU(0.2) après "
               "chaque couche cachée.")
     if not _has(generator, (nn.BatchNorm1d, nn.BatchNorm2d)):
@@ -323,8 +355,9 @@ def check_generator(generator: nn.Module, z_dim: int = 64, n_hidden: int = 3) ->
         if lo >= 0:
             _fail(f"Les pixels générés sont tous positifs (min {lo:.3g}) : la sortie doit couvrir "
                   "[-1, 1] ; utilisez nn.Tanh() et non nn.Sigmoid().")
-        _check_generator_layers(calls)
-        _check_slopes(calls, "Générateur")
+        if not functional:
+            _check_generator_layers(calls)
+            _check_slopes(calls, "Générateur")
         last_output = _layer_groups(calls)[1][-1][1].detach()
         flat = out.detach().reshape(out.shape[0], -1)
         if flat.shape == last_output.shape and not torch.allclose(flat, torch.tanh(last_output), atol=1e-6):
@@ -341,6 +374,13 @@ def check_generator(generator: nn.Module, z_dim: int = 64, n_hidden: int = 3) ->
             _fail("Le générateur donne la même image pour des bruits différents : la sortie ne "
                   "dépend pas de z.")
         _check_pure_forward(generator, (z,), "Le générateur")
+        widths = [m.out_features for m in _linear_layers(generator)]
+        _check_behaves_like(
+            generator, lambda hidden=lambda: nn.LeakyReLU(0.2), final=nn.Tanh: _ReferenceMLP(
+                [z_dim, *widths], hidden, batchnorm=True, final=final, out_shape=(1, 28, 28)),
+            (z,), "Le générateur", "pour chaque couche cachée nn.Linear, nn.BatchNorm1d, nn.LeakyReLU(0.2) ; "
+            "enfin nn.Linear(..., 784), nn.Tanh() et la forme (N, 1, 28, 28)",
+            _activation_variants("nn.LeakyReLU(0.2)", "une tanh"))
         generator.train()
         _check_gradients(generator, out, "Générateur")
         _check_generator_arguments(generator, n_hidden)

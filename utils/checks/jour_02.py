@@ -37,6 +37,7 @@ from .core import (
     _fail,
     _int_arguments,
     _linear_layers,
+    _matching_variant,
     _ok,
     _params,
     _ReferenceMLP,
@@ -215,6 +216,11 @@ def check_toy_generator(generator: nn.Module, z_dim: int = 2, n_hidden: int = 2)
                        "qu'une ReLU interdit les coordonnées négatives (l'anneau a un rayon de 2).")
         _check_toy_layers(generator, z, "générateur", _generator_hidden_ok, "nn.ReLU()",
                           output_hint)
+        widths = [layer.out_features for layer in _linear_layers(generator)]
+
+        def build(hidden=nn.ReLU, final=None):   # le réseau de l'énoncé, aux poids de l'étudiant
+            return _ReferenceMLP([z_dim] + widths, hidden, final=final)
+        variants = _activation_variants("nn.ReLU()", "aucune activation")
         if torch.allclose(out[0], out[1:], atol=1e-6):
             _fail("Le générateur donne le même point pour des bruits différents : la sortie ne "
                   "dépend pas de z.")
@@ -222,15 +228,18 @@ def check_toy_generator(generator: nn.Module, z_dim: int = 2, n_hidden: int = 2)
         with torch.no_grad():
             far = generator(z * 50)
         if far.abs().max() <= 1 + 1e-6:
+            # Une sigmoïde cachée borne aussi la sortie : si c'est elle, elle est nommée.
+            hidden = _matching_variant(generator, build, (z,), {
+                k: v for k, v in variants.items() if "couche cachée" in k})
+            if hidden:
+                _fail(f"Le générateur : à poids égaux, il calcule exactement ce que calculerait le réseau "
+                      f"de l'énoncé avec {hidden}. L'énoncé demande nn.ReLU() après chaque couche cachée.")
             _fail("Les sorties du générateur restent dans [-1, 1], même pour un bruit très grand : "
                   "forward applique une tanh ou une sigmoïde à la fin. " + output_hint)
         _check_pure_forward(generator, (z,), "Le générateur")
-        widths = [layer.out_features for layer in _linear_layers(generator)]
-        _check_behaves_like(
-            generator, lambda hidden=nn.ReLU, final=None: _ReferenceMLP([z_dim] + widths, hidden, final=final),
-            (z,), "Le générateur", "nn.Linear puis nn.ReLU() (ou nn.LeakyReLU(0.2)) pour chaque couche "
-            "cachée, puis nn.Linear(hidden, 2) sans activation",
-            _activation_variants("nn.ReLU()", "aucune activation"), accepted=({"hidden": lambda: nn.LeakyReLU(0.2)},))
+        _check_behaves_like(generator, build, (z,), "Le générateur", "nn.Linear puis nn.ReLU() (ou "
+                            "nn.LeakyReLU(0.2)) pour chaque couche cachée, puis nn.Linear(hidden, 2) sans "
+                            "activation", variants, accepted=({"hidden": lambda: nn.LeakyReLU(0.2)},))
         _check_gradients(generator, out, "Générateur")
         _check_constructor(generator, {"z_dim": 3, "hidden": 16, "n_hidden": 3},
                            "3 → 16 → 16 → 16 → 2", 3,
@@ -466,6 +475,21 @@ def _g_loss_mistakes(f, kind, expected):
     return wrong
 
 
+def _check_loss_gradients(value, inputs, reference, what: str, names) -> None:
+    """La perte a la bonne valeur ; son gradient par rapport à chaque score doit être celui de la
+    référence (un .detach() sur un terme garde la valeur et coupe ce gradient)."""
+    __tracebackhide__ = True
+    got = torch.autograd.grad(value, inputs, allow_unused=True, retain_graph=True)
+    leaves = [t.detach().clone().requires_grad_(True) for t in inputs]
+    expected = torch.autograd.grad(reference(*leaves), leaves)
+    for name, g, e in zip(names, got, expected):
+        if g is None or not torch.allclose(g, e, rtol=1e-4, atol=1e-7):
+            _fail(f"{what} a la bonne valeur, mais le gradient par rapport à {name} n'est pas le bon "
+                  f"({'aucun' if g is None else describe_difference(g, e)}) : un .detach(), un .item() ou "
+                  f"un .data sur {name} (ou sur un terme qui en dépend) coupe le chemin du gradient, que "
+                  "le pas d'entraînement utilise ensuite. Laissez tout le calcul dans le graphe.")
+
+
 def check_toy_losses(discriminator_loss, generator_loss) -> None:
     """Vérifie les trois pertes du jour 2 sur des scores bruts fixes.
 
@@ -486,7 +510,7 @@ def check_toy_losses(discriminator_loss, generator_loss) -> None:
     _check_function(generator_loss, "generator_loss")
     lines = []
     for kind in TOY_LOSSES:
-        real_out, fake_out = _toy_probe()
+        real_out, fake_out = (t.detach().clone().requires_grad_(True) for t in _toy_probe())
         what = f"discriminator_loss(real_out, fake_out, {kind!r})"
         got = _as_scalar(_call_loss(discriminator_loss, real_out, fake_out, kind, what=what),
                          f"discriminator_loss(..., {kind!r})", hint=_LOG_OF_SCORE)
@@ -496,6 +520,8 @@ def check_toy_losses(discriminator_loss, generator_loss) -> None:
                      _d_loss_mistakes(real_out, fake_out, kind, expected).items()}
         _diagnose(got.item(), expected, wrong, f"discriminator_loss(..., {kind!r})",
                   "la perte de D")
+        _check_loss_gradients(got, (real_out, fake_out), lambda r, f: _toy_d_loss(r, f, kind),
+                              f"discriminator_loss(..., {kind!r})", ("real_out", "fake_out"))
         what = f"generator_loss(fake_out, {kind!r})"
         got_g = _as_scalar(_call_loss(generator_loss, fake_out, kind, what=what),
                            f"generator_loss(..., {kind!r})", hint=_LOG_OF_SCORE)
@@ -504,6 +530,8 @@ def check_toy_losses(discriminator_loss, generator_loss) -> None:
             wrong_g = {r: float(v) for r, v in _g_loss_mistakes(fake_out, kind, expected_g).items()}
         _diagnose(got_g.item(), expected_g, wrong_g, f"generator_loss(..., {kind!r})",
                   "la perte de G")
+        _check_loss_gradients(got_g, (fake_out,), lambda f: _toy_g_loss(f, kind),
+                              f"generator_loss(..., {kind!r})", ("fake_out",))
         lines.append(f"{kind} : D {expected:.4f}, G {expected_g:.4f}")
     _ok("Les trois pertes sont correctes sur les scores de test (" + " ; ".join(lines) + ").")
 
@@ -555,9 +583,12 @@ def _toy_probe_models(z_dim=2):
 def _toy_reference_step(sample_real, generator, discriminator, opt_g, opt_d, z_dim, batch_size,
                         loss, d_steps, reuse=False, zero_d=True, zero_g=True, n_d=None,
                         hoist_real=False, hoist_noise=False, order="d_then_g",
-                        d_args_swapped=False, kind_d=None, kind_g=None, overwrite_loss=False):
+                        d_args_swapped=False, kind_d=None, kind_g=None, overwrite_loss=False,
+                        g_noise_first=False):
     """Le pas de référence ; ses options reproduisent les erreurs typiques, une à la fois
-    (``reuse=True``, réutiliser pour G le dernier lot généré pour D, est une variante juste).
+    (``reuse=True``, réutiliser pour G le dernier lot généré pour D, et ``g_noise_first=True``,
+    tirer le bruit de G avant la boucle de D, sont des variantes justes : l'énoncé ne fixe pas
+    l'ordre des tirages).
 
     Renvoie ``({"loss_d": ..., "loss_g": ...}, [pertes de chaque pas de D])``.
     """
@@ -590,6 +621,7 @@ def _toy_reference_step(sample_real, generator, discriminator, opt_g, opt_d, z_d
 
     if order == "g_first":
         g_step()
+    z_g = torch.randn(batch_size, z_dim) if g_noise_first else None
     real = sample_real(batch_size) if hoist_real else None
     z = torch.randn(batch_size, z_dim) if hoist_noise else None
     for _ in range(d_steps if n_d is None else n_d):
@@ -598,7 +630,7 @@ def _toy_reference_step(sample_real, generator, discriminator, opt_g, opt_d, z_d
         if order == "g_in_loop":
             g_step()
     if order == "d_then_g":
-        g_step(fake if reuse else None)
+        g_step(fake if reuse else generator(z_g) if g_noise_first else None)
     return {"loss_d": losses_d[-1], "loss_g": state["loss_g"]}, losses_d
 
 
@@ -787,8 +819,8 @@ def check_toy_train_step(train_step) -> None:
             _fail(f"{prefix}sample_real n'est jamais appelée. Les vrais points viennent de la "
                   "fonction reçue en argument : real = sample_real(batch_size), à chaque pas de D "
                   "(n'appelez pas toy2d.sample_target vous-même).")
-        for reuse in (False, True):
-            reference, g_ref, d_ref, losses_d, _, _ = run(loss, d_steps, reuse=reuse)
+        for right in ({}, {"reuse": True}, {"g_noise_first": True}):   # trois façons justes
+            reference, g_ref, d_ref, losses_d, _, _ = run(loss, d_steps, **right)
             if same(g_new, g_ref) and same(d_new, d_ref):
                 _check_returned(result, reference, losses_d, prefix)
                 break

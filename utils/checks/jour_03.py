@@ -316,6 +316,12 @@ def _check_activation(prev: _Layer, block: list[_Layer], who: str) -> None:
     ``block`` : les modules d'activation exécutés entre ``prev`` et la couche suivante.
     """
     __tracebackhide__ = True
+    norms = [c for c in block if isinstance(c.module, (nn.GroupNorm, nn.InstanceNorm1d, nn.InstanceNorm2d,
+                                                        nn.LayerNorm))]
+    if norms:
+        _fail(f"{who} : après {_layer(prev)}, une normalisation {_layer(norms[0])} que la recette ne met pas "
+              "ici : le générateur normalise par lot (nn.BatchNorm1d / nn.BatchNorm2d), le discriminateur "
+              "ne normalise pas. Retirez-la.")
     if len(block) > 1:
         _fail(f"{who} : après {_layer(prev)}, plusieurs activations à la suite "
               f"({', '.join(_layer(c) for c in block)}) ; la recette n'en met qu'une, nn.LeakyReLU(0.2).")
@@ -482,8 +488,9 @@ def check_dcgan_generator(generator: nn.Module, z_dim: int = 256, base_channels:
         _check_gradients(generator, out, "Générateur")
     _check_dcgan_generator_arguments(generator)
     n_conv = counts["ConvTranspose2d"]
-    _ok(f"Générateur DCGAN correct : Linear {z_dim} → {base_channels}×7×7, {n_conv} convolutions "
-        "transposées avec BatchNorm et LeakyReLU, sortie tanh (N, 1, 28, 28).")
+    _ok(f"Générateur DCGAN correct : Linear {z_dim} → {base_channels}×7×7 avec BatchNorm et LeakyReLU, "
+        f"{n_conv} convolutions transposées (BatchNorm et LeakyReLU après chacune sauf la dernière, suivie "
+        "de tanh), sortie (N, 1, 28, 28).")
 
 
 def _check_generator_layout(calls: list[_Layer], out: torch.Tensor, base_channels: int) -> None:
@@ -754,6 +761,11 @@ def check_smoothed_discriminator_loss(loss_fn, real_label: float = 0.9) -> None:
             if all(close(got[k], mistakes[k][reason].item()) for k in got):
                 _fail(f"discriminator_loss(..., real_label={shown}) renvoie {got[shown]:.4f} au "
                       f"lieu de {reference[shown]:.4f} : {reason}.")
+    if close(got[1.0], reference[real_label]) and close(got[real_label], reference[real_label]):
+        _fail(f"discriminator_loss(..., real_label=1.0) renvoie {got[1.0]:.4f}, la perte lissée à "
+              f"{real_label:g} ({reference[real_label]:.4f}) au lieu de {reference[1.0]:.4f} : la cible "
+              f"{real_label:g} est écrite en dur. Utilisez l'argument real_label "
+              "(torch.full_like(d_real, real_label)) : le notebook passe 1.0 pour la perte sans lissage.")
     if close(got[1.0], reference[1.0]) and close(got[real_label], reference[real_label]):
         default = _loss_at(loss_fn, None)
         if close(default, reference[real_label]) and not close(default, reference[1.0]):

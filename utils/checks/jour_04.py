@@ -18,6 +18,7 @@ prise sur tout le lot, la norme au carré, λ compté deux fois, et
 from __future__ import annotations
 
 import inspect
+import math
 
 import torch
 from torch import nn
@@ -168,11 +169,24 @@ def check_critic_loss(critic_loss) -> None:
     _check_argument_order(critic_loss, ["c_real", "c_fake"], "critic_loss")
     # Plusieurs cas, dont les deux signes de la différence : une valeur absolue ou une perte bornée à
     # 0 est juste d'un côté seulement.
-    for seed, shift in ((1, -1.0), (5, 2.0), (7, 0.0)):
-        c_real, c_fake = _scores(64, seed), _scores(64, seed + 1) + shift
-        value = _loss_value(critic_loss, "critic_loss(c_real, c_fake)", c_real, c_fake)
+    probes = [(_scores(64, seed), _scores(64, seed + 1) + shift) for seed, shift in ((1, -1.0), (5, 2.0), (7, 0.0))]
+    values = [_loss_value(critic_loss, "critic_loss(c_real, c_fake)", *pair) for pair in probes]
+    _one_side_only([v.item() for v in values], [(f.mean() - r.mean()).item() for r, f in probes],
+                   "critic_loss", "c_fake.mean() - c_real.mean()")
+    for value, (c_real, c_fake) in zip(values, probes):
         _compare_critic_loss(value, c_real, c_fake)
     _ok("critic_loss correcte : mean(C(G(z))) − mean(C(x)), l'opposé de l'estimation de la distance W1.")
+
+
+def _one_side_only(got: list[float], expected: list[float], name: str, formula: str) -> None:
+    """Juste pour certains signes de la perte et pas pour d'autres : une valeur absolue ou une borne."""
+    __tracebackhide__ = True
+    right = [math.isclose(g, e, rel_tol=1e-4, abs_tol=1e-6) for g, e in zip(got, expected)]
+    if any(right) and not all(right):
+        signs = ", ".join(f"{e:+.3f} → {g:+.3f}" for g, e in zip(got, expected))
+        _fail(f"{name} est juste quand la perte attendue a un signe, fausse quand elle a l'autre (attendu → "
+              f"reçu : {signs}) : une valeur absolue (.abs()), une borne (.clamp(...), max(0, ...)) ou un "
+              f"test sur le signe ? La perte est {formula}, positive ou négative selon les scores.")
 
 
 def _compare_critic_loss(value, c_real, c_fake) -> None:
@@ -201,9 +215,11 @@ def check_wgan_generator_loss(wgan_generator_loss) -> None:
     """Vérifie ``wgan_generator_loss(c_fake)`` = − moyenne de C(G(z))."""
     __tracebackhide__ = True
     _check_function(wgan_generator_loss, "wgan_generator_loss")
-    for seed, shift in ((3, -0.5), (8, 2.0), (9, -3.0)):   # des scores de moyenne négative et positive
-        c_fake = _scores(64, seed) + shift
-        value = _loss_value(wgan_generator_loss, "wgan_generator_loss(c_fake)", c_fake)
+    probes = [_scores(64, seed) + shift for seed, shift in ((3, -0.5), (8, 2.0), (9, -3.0))]
+    values = [_loss_value(wgan_generator_loss, "wgan_generator_loss(c_fake)", c) for c in probes]
+    _one_side_only([v.item() for v in values], [-c.mean().item() for c in probes],
+                   "wgan_generator_loss", "-c_fake.mean()")
+    for value, c_fake in zip(values, probes):   # des scores de moyenne négative et positive
         _compare_generator_loss(value, c_fake)
     _ok("wgan_generator_loss correcte : −mean(C(G(z))).")
 
@@ -306,6 +322,10 @@ def _explain_penalty_error(error) -> str | None:
                 "critic(interpolated).sum() (pas la moyenne : chaque image garderait un gradient divisé "
                 "par N). Comme chaque score ne dépend que de son image, le gradient de la somme par rapport "
                 "à une image est celui de son propre score.")
+    if "must match the size of tensor" in text:
+        return ("Deux tenseurs de formes incompatibles se rencontrent, le plus souvent α et les images : "
+                "les images sont (N, 1, 28, 28), α doit être (N, 1, 1, 1) pour se diffuser sur chaque "
+                "image (torch.rand(real.shape[0], 1, 1, 1, device=real.device)), pas (N, 1) ni (N,).")
     if "appears to not have been used" in text:
         return ("Le critique n'a pas été appelé sur les points dont on demande le gradient : "
                 "torch.autograd.grad(critic(interpolated).sum(), interpolated, create_graph=True).")
@@ -394,9 +414,15 @@ def reference_gradient_penalty(critic, real, fake):
 
 def reference_wgan_gp_step(batches, generator, critic, opt_g, opt_c, z_dim, n_critic=5, gp_weight=10.0,
                            _variant=""):
-    """Le pas de référence : ``n_critic`` pas du critique (un lot neuf chacun), puis un pas de G."""
-    for _ in range(n_critic):
+    """Le pas de référence : ``n_critic`` pas du critique (un lot neuf chacun), puis un pas de G.
+
+    ``_variant="g_noise_first"`` : le bruit de G tiré dès le premier lot, avant celui du critique
+    (juste aussi : l'énoncé ne fixe pas l'ordre des tirages)."""
+    z_g = None
+    for step in range(n_critic):
         real = next(batches)
+        if step == 0 and _variant == "g_noise_first":
+            z_g = torch.randn(real.shape[0], z_dim, device=real.device)
         z = torch.randn(real.shape[0], z_dim, device=real.device)
         fake = generator(z).detach()
         c_real, c_fake = critic(real), critic(fake)
@@ -408,7 +434,7 @@ def reference_wgan_gp_step(batches, generator, critic, opt_g, opt_c, z_dim, n_cr
         opt_c.zero_grad()
         loss_c.backward()
         opt_c.step()
-    z = torch.randn(real.shape[0], z_dim, device=real.device)
+    z = z_g if z_g is not None else torch.randn(real.shape[0], z_dim, device=real.device)
     loss_g = critic(generator(z)).mean() if _variant == "generator_sign" else -critic(generator(z)).mean()
     opt_g.zero_grad()
     loss_g.backward()
@@ -520,6 +546,10 @@ def check_wgan_gp_step(wgan_gp_step) -> None:
             for key in ("loss_c", "loss_g", "wasserstein", "gp"):
                 _check_finite(result[key], f"la valeur {key} renvoyée par wgan_gp_step")
             expected, g_ref, c_ref, _, _ = _run(reference_wgan_gp_step, n_critic)
+            if not torch.allclose(c_new, c_ref, rtol=1e-4, atol=1e-6):   # l'autre ordre des tirages, juste
+                other = _run(reference_wgan_gp_step, n_critic, _variant="g_noise_first")
+                if torch.allclose(c_new, other[2], rtol=1e-4, atol=1e-6):
+                    expected, g_ref, c_ref = other[:3]
             if not torch.allclose(c_new, c_ref, rtol=1e-4, atol=1e-6):
                 gap = (f"Avec n_critic={n_critic}, les poids du critique diffèrent de la référence "
                        f"({describe_difference(c_new, c_ref)})")
@@ -557,6 +587,10 @@ def check_wgan_gp_step(wgan_gp_step) -> None:
         _, g_new, c_new, _, _ = _call(_run, wgan_gp_step, 2, repeats=2,
                                       what="wgan_gp_step, deux pas à la suite (n_critic=2)")
         _, g_ref, c_ref, _, _ = _run(reference_wgan_gp_step, 2, repeats=2)
+        if not torch.allclose(c_new, c_ref, rtol=1e-4, atol=1e-6):   # l'autre ordre des tirages, juste
+            _, g_other, c_other, _, _ = _run(reference_wgan_gp_step, 2, repeats=2, _variant="g_noise_first")
+            if torch.allclose(c_new, c_other, rtol=1e-4, atol=1e-6):
+                g_ref, c_ref = g_other, c_other
         for new, ref, who, opt in ((c_new, c_ref, "critique", "opt_c"), (g_new, g_ref, "générateur", "opt_g")):
             if not torch.allclose(new, ref, rtol=1e-4, atol=1e-6):
                 _fail(f"Un pas seul est juste, mais après deux pas à la suite les poids du {who} diffèrent "

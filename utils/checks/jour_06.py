@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import itertools
 import math
 import numbers
 
@@ -29,6 +30,7 @@ from .core import (
     _call,
     _check_argument_order,
     _check_behaves_like,
+    _check_finite,
     _check_function,
     _check_gradients,
     _check_module,
@@ -357,6 +359,16 @@ def check_density_coverage(density_coverage) -> None:
 
 # --- exercice 5 : le rapport de mémorisation ---------------------------------------------
 
+def _edge_cloud(d999: float, d1000: float) -> torch.Tensor:
+    """1 001 points sur une grille (pas de 4) et, pour chacun, une voisine décalée d'une distance qui
+    n'appartient qu'à lui (de 0,5 à 1,5) ; les points 999 et 1 000 reçoivent les distances données."""
+    n = 1001
+    grid = torch.tensor(list(itertools.product(range(11), range(11), range(9))), dtype=torch.float32)[:n] * 4
+    shift = 0.5 + torch.arange(n) / n
+    shift[999], shift[1000] = d999, d1000
+    return torch.cat([grid, grid + torch.stack([shift, torch.zeros(n), torch.zeros(n)], dim=1)])
+
+
 def check_memorisation_ratio(memorisation_ratio) -> None:
     """Vérifie ``memorisation_ratio(samples, train, n_reference=None)``."""
     __tracebackhide__ = True
@@ -420,6 +432,21 @@ def check_memorisation_ratio(memorisation_ratio) -> None:
               "sur 201 images : le calcul par blocs de 1 000 lignes se trompe au-delà du premier bloc. "
               "Dans le bloc qui commence à start, la ligne i est l'image start + i : c'est la case "
               "(i, start + i) à mettre à l'infini, et chaque bloc doit couvrir ses lignes sans en sauter.")
+    # Aux bords des deux premiers blocs (images 999 et 1 000), un bloc qui saute une image ou en
+    # compte une deux fois déplace la médiane d'un rang, si chaque image a sa propre distance à la
+    # plus proche (pas d'ex aequo) : chaque image de référence a une voisine à elle, à une distance
+    # qui n'appartient qu'à elle. Deux cas : les images des bords au-dessus de la médiane (une
+    # image sautée se voit), puis en dessous (une image comptée deux fois se voit).
+    for edge in ((1.6, 1.7), (1.6, 0.3)):
+        edge_train = _edge_cloud(*edge)
+        expected_edge = metrics.memorisation_ratio(big_fresh, edge_train, n_reference=1001)
+        what = "memorisation_ratio(samples, train, n_reference=1001)"
+        got_edge = _number(_call(memorisation_ratio, big_fresh, edge_train, 1001, what=what), what,
+                           python=True)
+        if not _close(got_edge, expected_edge, rel=2e-4):
+            _fail(f"{what} renvoie {got_edge:.6f} au lieu de {expected_edge:.6f} : une image de référence au "
+                  "bord d'un bloc de 1 000 est sautée ou comptée deux fois. Les blocs doivent se suivre sans "
+                  "trou ni recouvrement : for start in range(0, n, 1000), puis reference[start:start + 1000].")
     _ok(f"memorisation_ratio correcte : 0 pour des copies, {expected:.3f} pour des points neufs.")
 
 
@@ -494,9 +521,10 @@ def _labels_hint(error):
         return ("Les étiquettes arrivent comme des entiers de 0 à 9, de forme (N,) : convertissez-les "
                 "dans forward, F.one_hot(labels, n_classes).float() (ou passez-les à un nn.Embedding).")
     if "same number of dimensions" in text:
-        return ("L'étiquette et l'autre entrée n'ont pas le même nombre de dimensions : les étiquettes "
-                "arrivent comme des entiers (N,) ; F.one_hot(labels, n_classes).float() en fait des "
-                "vecteurs (N, n_classes), qu'on peut concaténer avec torch.cat([...], dim=1).")
+        return ("Les deux morceaux concaténés n'ont pas le même nombre de dimensions : torch.cat([...], "
+                "dim=1) veut deux tenseurs (N, ...) à plat. Les images arrivent en (N, 1, 28, 28) : "
+                "aplatissez-les (images.flatten(1), 784 valeurs) ; les étiquettes arrivent en entiers (N,) : "
+                "F.one_hot(labels, n_classes).float() en fait des vecteurs (N, n_classes).")
     if "shapes cannot be multiplied" in text:
         return ("La première couche ne reçoit pas la bonne taille : elle doit accepter l'entrée ET "
                 "l'étiquette concaténées (torch.cat([..., one_hot], dim=1)).")
@@ -567,6 +595,7 @@ def check_conditional_generator(generator: nn.Module, z_dim: int = 64, n_classes
             shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
             _fail(f"generator(z, labels) doit renvoyer des images (20, 1, 28, 28) pour 20 bruits ; reçu "
                   f"{shape}. Remettez les 784 pixels en forme avec .view(-1, 1, 28, 28).")
+        _check_finite(out, "les images du générateur conditionnel", generator)
         if out.min() < -1 or out.max() > 1 or out.min() >= 0:
             _fail(f"Les images doivent être dans [-1, 1] (sortie Tanh, comme au jour 1) ; reçu de "
                   f"{out.min().item():.2f} à {out.max().item():.2f}.")
@@ -635,6 +664,7 @@ def check_conditional_discriminator(discriminator: nn.Module, n_classes: int = 1
             shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
             _fail(f"discriminator(images, labels) doit renvoyer une probabilité par image, forme (20, 1) ; "
                   f"reçu {shape}.")
+        _check_finite(out, "les verdicts du discriminateur conditionnel", discriminator)
         last = [m for m in discriminator.modules() if isinstance(m, nn.Linear)][-1]
         kept = last.weight.detach().clone()
         with torch.no_grad():
