@@ -16,7 +16,12 @@ Chaque mutant finit :
 * **survivant** : la vérification l'accepte (✅) ;
 * **bloqué** : pas de verdict dans le temps imparti (compté avec les survivants) ;
 * **équivalent** : il se comporte comme le corrigé ; chacun est listé, avec sa raison, dans
-  ``tools/mutation/equivalents.tsv`` (fichier relu à la main).
+  ``tools/mutation/equivalents.tsv`` (fichier relu à la main) et n'est pas exécuté ;
+* **non déclenché** : un mutant « entrée ignorée » ou « argument modifié sur place » dont
+  l'argument n'est pas un tenseur (un réseau, un optimiseur, un entier) : il ne change rien.
+
+Le score d'un exercice est la part des mutants tués (plantés compris) parmi les tués, les
+survivants et les bloqués.
 
 Les réponses justes écrites autrement (``tools/mutation/justes_autrement.py``) passent par le même
 chemin : chacune doit recevoir ✅.
@@ -784,13 +789,13 @@ def write_report(number: int, results: list[ExerciseResult], seconds: float, mac
              "Écrit par `python tools/mutants.py --day " f"{number}` ; ne pas modifier à la main. "
              f"Durée de l'outil : {seconds:.0f} s ({machine}).", "",
              "| exercice | générés | tués | plantés | survivants | bloqués | équivalents | non déclenchés "
-             "| tués (%) | justes autrement |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| tués (%) | justes autrement | durée (s) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         lines.append(f"| {r.exercise.key} {r.exercise.title} | {len(r.outcomes)} | {r.count('tué')} | "
                      f"{r.count('planté')} | {r.count('survivant')} | {r.count('bloqué')} | "
                      f"{r.count('équivalent')} | {r.count('non déclenché')} | {r.score:.1f} | "
-                     f"{sum(o.status == 'juste' for o in r.right)}/{len(r.right)} |")
+                     f"{sum(o.status == 'juste' for o in r.right)}/{len(r.right)} | {r.seconds:.0f} |")
     for r in results:
         lines += ["", f"## {r.exercise.key} — {r.exercise.title}", ""]
         alive = [o for o in r.outcomes if o.status in ("survivant", "bloqué")]
@@ -807,7 +812,7 @@ def write_report(number: int, results: list[ExerciseResult], seconds: float, mac
         if others:
             lines += ["", "### Équivalents et non déclenchés", ""]
             lines += [f"- `{_cell(o.key.split(' | ', 1)[1])}` : {o.status}"
-                      f"{' — ' + _cell(o.message) if o.message else ''}" for o in others]
+                      f"{' — ' + _cell(o.message) if o.status == 'équivalent' else ''}" for o in others]
     path = report_path(number)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")

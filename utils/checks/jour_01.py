@@ -48,6 +48,7 @@ from .core import (
     _int_arguments,
     _layer_groups,
     _linear_layers,
+    _matching_variant,
     _names,
     _ok,
     _params,
@@ -149,7 +150,17 @@ def _check_discriminator_arguments(discriminator, n_hidden: int) -> None:
     if rebuilt is not None:
         call, other = rebuilt
         rates = sorted({m.p for m in other.modules() if isinstance(m, nn.Dropout)})
-        if rates != [0.37]:
+        if not rates:   # F.dropout dans forward : le taux se juge sur ce que fait le réseau
+            widths = [m.out_features for m in _linear_layers(other)]
+            x = torch.rand(8, 1, 28, 28) * 2 - 1
+            with _untouched(other):
+                same = _matching_variant(other, lambda: _ReferenceMLP(
+                    [784, *widths], lambda: nn.LeakyReLU(0.2), dropout=0.37, final=nn.Sigmoid), (x,), {"oui": {}})
+            if same is None:
+                _fail(f"Discriminateur : {call} n'applique pas un Dropout de taux 0.37 : le paramètre "
+                      "dropout n'est pas utilisé (le taux est écrit en dur ?). Passez-le à "
+                      "F.dropout(x, self.dropout, self.training), ou écrivez nn.Dropout(dropout).")
+        elif rates != [0.37]:
             shown = ", ".join(f"{r:g}" for r in rates)
             why = "nn.Dropout() sans argument prend p = 0.5" if rates == [0.5] else "le taux est écrit en dur"
             _fail(f"Discriminateur : {call} crée des nn.Dropout de taux p = {shown} au lieu de 0.37 : le "
