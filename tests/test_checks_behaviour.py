@@ -140,11 +140,11 @@ def test_day3_generator_that_cannot_load_the_shipped_weights_is_refused_at_the_e
     refused(jour_03.check_dcgan_generator, _class_with(DCGenerator, **options)(), "poids livrés")
 
 
-def test_day3_hard_coded_smoothing_is_named_as_such():
-    def discriminator_loss(d_real, d_fake, real_label=1.0):
-        return F.binary_cross_entropy(d_real, torch.full_like(d_real, 0.9)) + F.binary_cross_entropy(
+def test_day3_smoothing_mistakes_never_get_the_day1_message():
+    def discriminator_loss(d_real, d_fake, real_label=1.0):   # 0,9 × real_label : 0,9 sans lissage
+        return F.binary_cross_entropy(d_real, torch.full_like(d_real, 0.9 * real_label)) + F.binary_cross_entropy(
             d_fake, torch.zeros_like(d_fake))
-    with pytest.raises(CheckError, match="écrite en dur") as caught:
+    with pytest.raises(CheckError, match="cible est real_label lui-même") as caught:
         jour_03.check_smoothed_discriminator_loss(discriminator_loss)
     assert "n'est pas demandé ici" not in str(caught.value)
 

@@ -441,10 +441,11 @@ _SIGN_MESSAGES = {
 }
 
 
-def _discriminator_loss_value(loss_fn) -> tuple[float, str]:
+def _discriminator_loss_value(loss_fn, smoothing_taught: bool = False) -> tuple[float, str]:
     """Vérifie ``discriminator_loss(d_real, d_fake)`` sans lissage ; renvoie la valeur et la référence.
 
-    Partagée avec le jour 3, qui vérifie ensuite le lissage des étiquettes.
+    Partagée avec le jour 3 (``smoothing_taught=True``), qui vérifie ensuite le lissage des
+    étiquettes : une cible de 0,9 y est dite mal prise de ``real_label``, pas « non demandée ».
     """
     __tracebackhide__ = True
     _check_function(loss_fn, "discriminator_loss")
@@ -469,7 +470,9 @@ def _discriminator_loss_value(loss_fn) -> tuple[float, str]:
             "le terme des images réelles a le mauvais signe : les deux termes s'ajoutent, "
             "BCE(d_real, 1) + BCE(d_fake, 0) = −log D(x) − log(1 − D(G(z)))": fake_term - real_term,
             "les pertes sont sommées sur le lot au lieu d'être moyennées": expected * d_real.shape[0],
-            "la cible des vraies images est 1 ; le lissage à 0,9 n'est pas demandé ici":
+            ("sans real_label (il vaut 1.0 par défaut), la cible des vraies images est 1, pas 0,9 : la "
+             "cible est real_label lui-même, torch.full_like(d_real, real_label)" if smoothing_taught else
+             "la cible des vraies images est 1 ; le lissage à 0,9 n'est pas demandé ici"):
                 _bce(d_real, 0.9) + fake_term,
             "d_real et d_fake sont déjà des probabilités (le discriminateur finit par nn.Sigmoid()) : "
             "utilisez nn.BCELoss ; BCEWithLogitsLoss appliquerait une seconde sigmoïde":

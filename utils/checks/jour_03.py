@@ -772,7 +772,7 @@ def check_smoothed_discriminator_loss(loss_fn, real_label: float = 0.9) -> None:
             _fail("discriminator_loss : sans real_label, la cible des vraies images doit être 1 (la perte "
                   "du jour 1) ; real_label vaut 1.0 par défaut (def discriminator_loss(d_real, d_fake, "
                   "real_label=1.0)), le notebook passe 0,9 quand il le veut.")
-    value, reference_text = _discriminator_loss_value(loss_fn)
+    value, reference_text = _discriminator_loss_value(loss_fn, smoothing_taught=True)
     smoothed = got[real_label]
     if not close(smoothed, reference[real_label]):
         hint = (" : real_label est ignoré, la cible des vraies images reste 1"
