@@ -102,8 +102,8 @@ def check_critic(critic: nn.Module, hidden=(512, 256, 128)) -> None:
             big = critic(x)
         if big.abs().max() <= 1.0:
             _fail("Les scores du critique restent entre -1 et 1 même quand on multiplie les poids de sa "
-                  "dernière couche par 1 000 : forward les écrase (torch.sigmoid, torch.tanh ?). Renvoyez "
-                  "la sortie de la dernière couche Linear telle quelle.")
+                  "dernière couche par 1 000 : forward les écrase (torch.sigmoid, torch.tanh, une ReLU ?). "
+                  "Renvoyez la sortie de la dernière couche Linear telle quelle.")
     with _untouched(critic):
         _check_pure_forward(critic, (x,), "Le critique")
         if not _has(critic, nn.LayerNorm):   # permise, mais absente du réseau de référence
