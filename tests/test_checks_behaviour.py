@@ -251,6 +251,65 @@ class AutoEncoder(nn.Module):
         return self.decoder(self.encoder(x))
 
 
+class FunctionalAutoEncoder(nn.Module):
+    def __init__(self, z_dim=2, act=F.relu):
+        super().__init__()
+        self.act = act
+        self.encoder_layers = nn.ModuleList([nn.Linear(784, 256), nn.Linear(256, 128), nn.Linear(128, z_dim)])
+        self.decoder_layers = nn.ModuleList([nn.Linear(z_dim, 128), nn.Linear(128, 256), nn.Linear(256, 784)])
+        self.encoder = _Stack(self.encoder_layers, act, None, flatten=True)
+        self.decoder = _Stack(self.decoder_layers, act, torch.sigmoid)
+
+    def forward(self, x):
+        return self.decoder(self.encoder(x))
+
+
+class _Stack(nn.Module):
+    def __init__(self, layers, act, final, flatten=False):
+        super().__init__()
+        self.layers, self.act, self.final, self.flatten = layers, act, final, flatten
+
+    def forward(self, x):
+        x = x.flatten(1) if self.flatten else x
+        for i, layer in enumerate(self.layers):
+            x = layer(x)
+            if i < len(self.layers) - 1:
+                x = self.act(x)
+        if self.final is None:
+            return x
+        return self.final(x).view(-1, 1, 28, 28)
+
+
+def test_day5_functional_autoencoder_is_judged_on_what_it_computes(verdicts):
+    torch.manual_seed(0)
+    jour_05.check_autoencoder(FunctionalAutoEncoder())
+    assert len(verdicts()) == 1
+    refused(jour_05.check_autoencoder, FunctionalAutoEncoder(act=torch.sigmoid), "une sigmoïde après chaque couche cachée")
+
+
+@pytest.mark.parametrize("norm", [nn.InstanceNorm2d, lambda c: nn.GroupNorm(8, c)], ids=["InstanceNorm", "GroupNorm"])
+def test_day3_other_normalisations_are_named_as_such(norm):
+    class Discriminator(nn.Module):
+        def __init__(self, channels=(64, 128), dropout=0.3):
+            super().__init__()
+            c1, c2 = channels
+            self.net = nn.Sequential(nn.Conv2d(1, c1, 4, 2, 1), nn.LeakyReLU(0.2), nn.Conv2d(c1, c2, 4, 2, 1),
+                                     norm(c2), nn.LeakyReLU(0.2), nn.Dropout(dropout), nn.Flatten(),
+                                     nn.Linear(c2 * 49, 1), nn.Sigmoid())
+
+        def forward(self, x):
+            return self.net(x)
+    with pytest.raises(CheckError, match="une normalisation") as caught:
+        jour_03.check_dcgan_discriminator(Discriminator())
+    assert "plusieurs activations" not in str(caught.value)
+
+
+def test_day3_success_message_describes_the_last_layer_truly(verdicts):
+    jour_03.check_dcgan_generator(DCGenerator())
+    (line,) = verdicts()
+    assert "sauf la dernière" in line
+
+
 def test_day5_hard_coded_code_size_is_refused(verdicts):
     jour_05.check_autoencoder(AutoEncoder())
     assert len(verdicts()) == 1

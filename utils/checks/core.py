@@ -137,7 +137,9 @@ def _call(fn, *args, what: str, explain=None, **kwargs):
         hint = explain(error) if explain is not None else None
         if hint is None:
             hint = next((h for key, h in _ERROR_HINTS.items() if key in text),
-                        "Lisez le message ci-dessus et corrigez la ligne de votre code qu'il désigne.")
+                        "Lisez le message ci-dessus : la ligne à corriger est dans votre cellule, à "
+                        "l'endroit de votre code que la trace désigne (les lignes de utils/ ne sont que "
+                        "la vérification qui appelle votre code).")
         _fail(f"{what} a levé une erreur : {type(error).__name__} : {text.splitlines()[0]}\n{hint}")
     changed = [name for name, t, before in kept if not _same(t, before)]
     if changed:

@@ -13,10 +13,12 @@ import torch
 from torch import nn
 
 from .core import (
+    _activation_variants,
     _as_scalar,
     _backward,
     _call,
     _check_argument_order,
+    _check_behaves_like,
     _check_finite,
     _check_function,
     _check_gradients,
@@ -25,7 +27,9 @@ from .core import (
     _fail,
     _int_arguments,
     _linear_layers,
+    _matching_variant,
     _ok,
+    _ReferenceMLP,
     _sizes,
     _untouched,
     describe_difference,
@@ -135,6 +139,19 @@ def _check_z_dim_argument(model: nn.Module) -> None:
               explain=lambda error: f"Le décodeur n'accepte pas un code de taille 5 : {hint}")
 
 
+class _ReferenceAutoEncoder(nn.Module):
+    """L'autoencodeur de l'énoncé : ses poids sont copiés depuis ceux de l'étudiant (encodeur puis
+    décodeur, dans l'ordre de création), puis les sorties comparées."""
+
+    def __init__(self, z_dim, hidden=nn.ReLU, final=nn.Sigmoid):
+        super().__init__()
+        self.encoder = _ReferenceMLP([784, 256, 128, z_dim], hidden)
+        self.decoder = _ReferenceMLP([z_dim, 128, 256, 784], hidden, final=final, out_shape=(1, 28, 28))
+
+    def forward(self, x):
+        return self.decoder(self.encoder(x))
+
+
 def check_autoencoder(model: nn.Module, z_dim: int = 2) -> None:
     """Vérifie l'autoencodeur du jour 5.
 
@@ -183,6 +200,13 @@ def check_autoencoder(model: nn.Module, z_dim: int = 2) -> None:
             far = _call(model.encoder, torch.randn(256, 1, 28, 28).to(device) * 50,
                         what="model.encoder appliqué à un lot (256, 1, 28, 28)")
         if far.min() >= 0 or far.abs().max() <= 1:
+            hidden = _matching_variant(   # une activation cachée fautive borne aussi le code
+                model, lambda hidden=nn.ReLU, final=nn.Sigmoid: _ReferenceAutoEncoder(z_dim, hidden, final),
+                (x,), {k: v for k, v in _activation_variants("nn.ReLU()", "une sigmoïde").items()
+                       if "couche cachée" in k})
+            if hidden:
+                _fail(f"L'autoencodeur : à poids égaux, il calcule exactement ce que calculerait le réseau "
+                      f"de l'énoncé avec {hidden}. L'énoncé demande une ReLU entre deux couches.")
             _fail("Le code latent est borné ou toujours positif : la dernière couche de l'encodeur ne "
                   "doit pas avoir d'activation (ni ReLU, ni sigmoïde, ni tanh).")
         again = _call(lambda v: model.decoder(model.encoder(v)), x,
@@ -230,6 +254,12 @@ def check_autoencoder(model: nn.Module, z_dim: int = 2) -> None:
                       f"tout est linéaire). Ajoutez nn.ReLU() après Linear({z_dim}, 128) et après "
                       "Linear(128, 256) (ou F.relu dans son forward).")
         _check_pure_forward(model, (x,), "L'autoencodeur")
+        _check_behaves_like(
+            model, lambda hidden=nn.ReLU, final=nn.Sigmoid: _ReferenceAutoEncoder(z_dim, hidden, final),
+            (x,), "L'autoencodeur", "encodeur : nn.Flatten(), Linear(784, 256), ReLU, Linear(256, 128), "
+            f"ReLU, Linear(128, {z_dim}) ; décodeur : Linear({z_dim}, 128), ReLU, Linear(128, 256), ReLU, "
+            "Linear(256, 784), nn.Sigmoid(), forme (N, 1, 28, 28)",
+            _activation_variants("nn.ReLU()", "une sigmoïde"))
         model.train()
         _check_gradients(model, out, "Autoencodeur")
     _check_z_dim_argument(model)
