@@ -151,6 +151,15 @@ def _call(fn, *args, what: str, explain=None, **kwargs):
     return result
 
 
+def _class_parameters(model) -> set:
+    """Les noms des paramètres du constructeur de la classe du modèle (vide s'ils sont illisibles) :
+    une vérification reconstruit la classe avec d'autres tailles seulement si elle les accepte."""
+    try:
+        return set(inspect.signature(type(model)).parameters)
+    except (TypeError, ValueError):
+        return set()
+
+
 def _given_tensors(fn, args, kwargs) -> list[tuple[str, torch.Tensor]]:
     """Les tenseurs passés à ``fn`` (au premier niveau, ou dans un tuple ou une liste), nommés
     comme ses paramètres quand c'est possible."""

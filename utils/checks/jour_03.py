@@ -39,6 +39,7 @@ from .core import (
     _check_module,
     _check_pure_forward,
     _check_update,
+    _class_parameters,
     _fail,
     _int_arguments,
     _layer_counts,
@@ -399,11 +400,7 @@ def _check_dcgan_generator_arguments(generator: nn.Module) -> None:
     noms et les formes de ceux des générateurs livrés, que le notebook charge plus loin."""
     __tracebackhide__ = True
     cls = type(generator)
-    try:
-        params = inspect.signature(cls).parameters
-    except (TypeError, ValueError):
-        return
-    if not {"z_dim", "channels"} <= set(params):
+    if not {"z_dim", "channels"} <= _class_parameters(generator):
         return
     with torch.random.fork_rng():
         call = f"{cls.__name__}(z_dim=32, channels=(16, 8))"

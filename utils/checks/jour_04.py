@@ -17,7 +17,6 @@ prise sur tout le lot, la norme au carré, λ compté deux fois, et
 
 from __future__ import annotations
 
-import inspect
 import math
 
 import torch
@@ -34,6 +33,7 @@ from .core import (
     _check_gradients,
     _check_module,
     _check_pure_forward,
+    _class_parameters,
     _fail,
     _forward_trace,
     _has,
@@ -124,11 +124,7 @@ def _check_critic_shape_argument(critic: nn.Module, hidden) -> None:
     """Le critique construit pour d'autres images (``shape=(3, 28, 28)``, la section des trois
     chiffres empilés) doit prendre ``math.prod(shape)`` valeurs en entrée, pas 784 écrit en dur."""
     __tracebackhide__ = True
-    try:
-        params = inspect.signature(type(critic)).parameters
-    except (TypeError, ValueError):
-        return
-    if "shape" not in params:
+    if "shape" not in _class_parameters(critic):
         return
     with torch.random.fork_rng():
         other = _call(type(critic), hidden=tuple(hidden), shape=(3, 28, 28),

@@ -6,7 +6,6 @@ reparamétrisation et la perte du VAE (reconstruction + KL).
 
 from __future__ import annotations
 
-import inspect
 import math
 
 import torch
@@ -24,6 +23,7 @@ from .core import (
     _check_gradients,
     _check_module,
     _check_pure_forward,
+    _class_parameters,
     _fail,
     _int_arguments,
     _linear_layers,
@@ -119,11 +119,7 @@ def _check_z_dim_argument(model: nn.Module) -> None:
     """La classe construite avec un autre ``z_dim`` doit produire un code de cette taille."""
     __tracebackhide__ = True
     cls = type(model)
-    try:
-        params = inspect.signature(cls).parameters
-    except (TypeError, ValueError):
-        return
-    if "z_dim" not in params or not hasattr(model, "encoder") or not hasattr(model, "decoder"):
+    if "z_dim" not in _class_parameters(model) or not hasattr(model, "encoder") or not hasattr(model, "decoder"):
         return
     with torch.random.fork_rng():
         other = _call(cls, z_dim=5, what=f"{cls.__name__}(z_dim=5)")
