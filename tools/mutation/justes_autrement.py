@@ -305,6 +305,26 @@ def train_step(real, generator, discriminator, opt_g, opt_d, z_dim=CONFIG["z_dim
 '''),
     ],
     (DAY4, 1): [
+        ("couche de sortie créée avant les cachées", '''
+import torch.nn.functional as F
+
+
+class Critic(nn.Module):
+    def __init__(self, hidden=(512, 256, 128), shape=(1, 28, 28)):
+        super().__init__()
+        self.score = nn.Linear(hidden[-1], 1)
+        sizes = [math.prod(shape), *hidden]
+        self.body = nn.ModuleList([nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:])])
+
+    def forward(self, x):
+        x = x.view(x.size(0), -1)
+        for layer in self.body:
+            x = F.leaky_relu(layer(x), 0.2)
+        return self.score(x)
+
+
+critic = Critic().to(DEVICE)
+'''),
         ("F.leaky_relu(x, 0.2) dans forward", '''
 import torch.nn.functional as F
 
@@ -443,6 +463,44 @@ def vae_loss(recon, x, mu, logvar):
 '''),
     ],
     (CGAN, 1): [
+        ("tête créée d'abord, one-hot par torch.eye", '''
+class ConditionalGenerator(nn.Module):
+    def __init__(self, z_dim=Z_DIM, n_classes=N_CLASSES, hidden=(256, 512, 1024)):
+        super().__init__()
+        self.n_classes = n_classes
+        self.head = nn.Sequential(nn.Linear(hidden[-1], 784), nn.Tanh())
+        layers, width = [], z_dim + n_classes
+        for h in hidden:
+            layers += [nn.Linear(width, h), nn.BatchNorm1d(h), nn.LeakyReLU(0.2)]
+            width = h
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, z, labels):
+        code = torch.eye(self.n_classes, device=z.device)[labels]
+        return self.head(self.body(torch.cat([z, code], dim=1))).view(-1, 1, 28, 28)
+
+
+generator = ConditionalGenerator().to(DEVICE)
+'''),
+        ("Linear sans biais avant BatchNorm1d", '''
+class ConditionalGenerator(nn.Module):
+    def __init__(self, z_dim=Z_DIM, n_classes=N_CLASSES, hidden=(256, 512, 1024)):
+        super().__init__()
+        self.n_classes = n_classes
+        layers, width = [], z_dim + n_classes
+        for h in hidden:
+            layers += [nn.Linear(width, h, bias=False), nn.BatchNorm1d(h), nn.LeakyReLU(0.2)]
+            width = h
+        layers += [nn.Linear(width, 784), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z, labels):
+        x = torch.cat([z, F.one_hot(labels, self.n_classes).float()], 1)
+        return self.net(x).view(-1, 1, 28, 28)
+
+
+generator = ConditionalGenerator().to(DEVICE)
+'''),
         ("scatter, étiquette avant le bruit, tanh dans forward", '''
 class ConditionalGenerator(nn.Module):
     def __init__(self, z_dim=Z_DIM, n_classes=N_CLASSES, hidden=(256, 512, 1024)):
@@ -484,6 +542,25 @@ generator = ConditionalGenerator().to(DEVICE)
 '''),
     ],
     (CGAN, 2): [
+        ("tête créée d'abord", '''
+class ConditionalDiscriminator(nn.Module):
+    def __init__(self, n_classes=N_CLASSES, hidden=(512, 256, 128), dropout=0.1):
+        super().__init__()
+        self.n_classes = n_classes
+        self.head = nn.Sequential(nn.Linear(hidden[-1], 1), nn.Sigmoid())
+        layers, width = [], 784 + n_classes
+        for h in hidden:
+            layers += [nn.Linear(width, h), nn.LeakyReLU(0.2), nn.Dropout(dropout)]
+            width = h
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, images, labels):
+        x = torch.cat([images.flatten(1), F.one_hot(labels, self.n_classes).float()], dim=1)
+        return self.head(self.body(x))
+
+
+discriminator = ConditionalDiscriminator().to(DEVICE)
+'''),
         ("nn.Embedding, view", '''
 class ConditionalDiscriminator(nn.Module):
     def __init__(self, n_classes=N_CLASSES, hidden=(512, 256, 128), dropout=0.1):
@@ -523,6 +600,46 @@ discriminator = ConditionalDiscriminator().to(DEVICE)
 '''),
     ],
     (CGAN, 3): [
+        ("un seul appel de D sur les trois lots concaténés", '''
+def cgan_step(real, labels, generator, discriminator, opt_g, opt_d, z_dim=Z_DIM):
+    n = real.shape[0]
+    fake = generator(torch.randn(n, z_dim, device=real.device), labels)
+    wrong = (labels + torch.randint(1, 10, labels.shape, device=labels.device)) % 10
+    opt_d.zero_grad()
+    out = discriminator(torch.cat([real, fake.detach(), real]), torch.cat([labels, labels, wrong]))
+    d_real, d_fake, d_wrong = out.split(n)
+    loss_d = (F.binary_cross_entropy(d_real, torch.ones_like(d_real))
+              + F.binary_cross_entropy(d_fake, torch.zeros_like(d_fake))
+              + F.binary_cross_entropy(d_wrong, torch.zeros_like(d_wrong)))
+    loss_d.backward()
+    opt_d.step()
+    opt_g.zero_grad()
+    d_judged = discriminator(fake, labels)
+    loss_g = F.binary_cross_entropy(d_judged, torch.ones_like(d_judged))
+    loss_g.backward()
+    opt_g.step()
+    return {"loss_d": loss_d.item(), "loss_g": loss_g.item(),
+            "d_real": d_real.mean().item(), "d_fake": d_fake.mean().item()}
+'''),
+        ("entropies croisées écrites avec des log", '''
+def cgan_step(real, labels, generator, discriminator, opt_g, opt_d, z_dim=Z_DIM):
+    z = torch.randn(real.shape[0], z_dim, device=real.device)
+    fake = generator(z, labels)
+    wrong = (labels + torch.randint(1, 10, labels.shape, device=labels.device)) % 10
+    opt_d.zero_grad()
+    d_real = discriminator(real, labels)
+    d_fake = discriminator(fake.detach(), labels)
+    d_wrong = discriminator(real, wrong)
+    loss_d = -(torch.log(d_real).mean() + torch.log(1 - d_fake).mean() + torch.log(1 - d_wrong).mean())
+    loss_d.backward()
+    opt_d.step()
+    opt_g.zero_grad()
+    loss_g = -torch.log(discriminator(fake, labels)).mean()
+    loss_g.backward()
+    opt_g.step()
+    return {"loss_d": loss_d.item(), "loss_g": loss_g.item(),
+            "d_real": d_real.mean().item(), "d_fake": d_fake.mean().item()}
+'''),
         ("nn.BCELoss, randint_like", '''
 def cgan_step(real, labels, generator, discriminator, opt_g, opt_d, z_dim=Z_DIM):
     bce = nn.BCELoss()

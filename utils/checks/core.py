@@ -589,6 +589,7 @@ class _ReferenceMLP(nn.Module):
         for a, b in zip(sizes[:-2], sizes[1:-1]):
             layers.append(nn.Linear(a, b))
             if batchnorm:
+                layers[-1]._before_batchnorm = True   # son biais peut manquer (voir _copy_weights)
                 layers.append(nn.BatchNorm1d(b))
             layers.append(hidden())
             if dropout:
@@ -605,16 +606,51 @@ class _ReferenceMLP(nn.Module):
         return out if self.out_shape is None else out.view(-1, *self.out_shape)
 
 
-def _weighted_layers(model: nn.Module) -> dict:
-    """Les couches à poids du modèle, rangées par type, dans l'ordre où elles ont été créées."""
-    return {kind: [m for m in model.modules() if type(m) is kind] for kind in _WEIGHTED}
+def _call_order(model: nn.Module, inputs: tuple | None) -> list[nn.Module]:
+    """Les sous-modules feuilles du modèle dans l'ordre où ``forward`` les appelle (un passage sans
+    gradient, en mode évaluation, modèle rendu tel quel), suivis de ceux qu'il n'appelle pas, dans
+    l'ordre de création. Sans entrées, ou si le passage échoue : l'ordre de création. Une couche de
+    sortie créée avant les couches cachées est ainsi lue à sa place."""
+    created = [m for m in model.modules() if next(m.children(), None) is None]
+    if inputs is None:
+        return created
+    seen: list[nn.Module] = []
+    handles = [m.register_forward_hook(lambda module, args, output: seen.append(module)) for m in created]
+    training = [(m, m.training) for m in model.modules()]
+    try:
+        model.eval()
+        with torch.no_grad(), torch.random.fork_rng():
+            model(*inputs)
+    except Exception:  # noqa: BLE001 - l'appel lui-même dira plus loin ce qui ne va pas
+        return created
+    finally:
+        for handle in handles:
+            handle.remove()
+        for module, mode in training:
+            module.training = mode
+    ordered = list(dict.fromkeys(seen))
+    return ordered + [m for m in created if m not in ordered]
 
 
-def _copy_weights(student: nn.Module, reference: nn.Module) -> str:
-    """Copie les poids et tampons de l'étudiant dans la référence, couche par couche de même type.
+def _linear_in_call_order(model: nn.Module, *inputs) -> list[nn.Linear]:
+    """Les couches ``nn.Linear`` dans l'ordre où ``forward`` les appelle (voir :func:`_call_order`)."""
+    return [m for m in _call_order(model, inputs or None) if isinstance(m, nn.Linear)]
+
+
+def _weighted_layers(model: nn.Module, inputs: tuple | None = None) -> dict:
+    """Les couches à poids du modèle, rangées par type, dans l'ordre où ``forward`` les appelle
+    (l'ordre de création sans ``inputs``)."""
+    order = _call_order(model, inputs)
+    return {kind: [m for m in order if type(m) is kind] for kind in _WEIGHTED}
+
+
+def _copy_weights(student: nn.Module, reference: nn.Module, inputs: tuple | None = None) -> str:
+    """Copie les poids et tampons de l'étudiant dans la référence, couche par couche de même type,
+    dans l'ordre où ``forward`` les appelle (``inputs``). Une couche Linear sans biais est acceptée
+    juste avant une BatchNorm (qui retire tout biais) : la référence y reçoit un biais nul.
 
     Renvoie ``""``, ou la différence de couches qui empêche la copie (en français)."""
-    mine, wanted = _weighted_layers(student), _weighted_layers(reference)
+    mine, wanted = _weighted_layers(student, inputs), _weighted_layers(reference, inputs)
     for kind in _WEIGHTED:
         if len(mine[kind]) != len(wanted[kind]):
             return (f"{len(wanted[kind])} couche(s) nn.{kind.__name__} attendue(s), "
@@ -622,14 +658,18 @@ def _copy_weights(student: nn.Module, reference: nn.Module) -> str:
         for rank, (a, b) in enumerate(zip(mine[kind], wanted[kind]), start=1):
             shapes_a = {k: tuple(v.shape) for k, v in a.state_dict().items()}
             shapes_b = {k: tuple(v.shape) for k, v in b.state_dict().items()}
-            if shapes_a != shapes_b:
+            unbiased = getattr(b, "_before_batchnorm", False) and shapes_b.keys() - shapes_a.keys() == {"bias"}
+            if shapes_a != shapes_b and not (unbiased and all(shapes_b[k] == v for k, v in shapes_a.items())):
                 what = "sans biais" if "bias" in shapes_b and "bias" not in shapes_a else "de tailles"
                 return (f"la couche nn.{kind.__name__} n° {rank} est {what} {shapes_a} au lieu de "
                         f"{shapes_b}")
     with torch.no_grad():
         for kind in _WEIGHTED:
             for a, b in zip(mine[kind], wanted[kind]):
-                b.load_state_dict(a.state_dict())
+                state = dict(a.state_dict())
+                if "bias" not in state and "bias" in b.state_dict():
+                    state["bias"] = torch.zeros_like(b.bias)
+                b.load_state_dict(state)
     return ""
 
 
@@ -654,9 +694,10 @@ def _gap(student: nn.Module, reference: nn.Module, inputs: tuple, seed: int = 0)
     return worst
 
 
-def _output_layer(model: nn.Module):
-    """La dernière couche Linear ou convolution (avec biais) créée : la couche de sortie."""
-    layers = [m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d))
+def _output_layer(model: nn.Module, inputs: tuple | None = None):
+    """La dernière couche Linear ou convolution (avec biais) appelée par ``forward`` : la couche de
+    sortie."""
+    layers = [m for m in _call_order(model, inputs) if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d))
               and m.bias is not None]
     return layers[-1] if layers else None
 
@@ -666,7 +707,7 @@ def _gap_both_signs(student: nn.Module, reference: nn.Module, inputs: tuple) -> 
     sorties (avant l'activation finale) soient de part et d'autre de 0 : une valeur absolue, une
     ReLU ou une borne ajoutée en sortie ne se voit que sur des sorties négatives."""
     worst = _gap(student, reference, inputs)
-    mine, theirs = _output_layer(student), _output_layer(reference)
+    mine, theirs = _output_layer(student, inputs), _output_layer(reference, inputs)
     if worst > 1e-4 or mine is None or theirs is None or mine.bias.shape != theirs.bias.shape:
         return worst
     with torch.no_grad():
@@ -695,7 +736,7 @@ def _matching_variant(student: nn.Module, build, inputs: tuple, variants: dict) 
     with torch.random.fork_rng():
         for description, options in variants.items():
             other = build(**options).to(device)
-            if not _copy_weights(student, other) and _gap_both_signs(student, other, inputs) <= 1e-4:
+            if not _copy_weights(student, other, inputs) and _gap_both_signs(student, other, inputs) <= 1e-4:
                 return description
     return None
 
@@ -722,7 +763,7 @@ def _compare_with_reference(student, build, inputs, name, recipe, variants, acce
     __tracebackhide__ = True
     device = next(student.parameters()).device
     reference = build().to(device)
-    problem = _copy_weights(student, reference)
+    problem = _copy_weights(student, reference, inputs)
     if problem:
         _fail(f"{name} : ses couches ne sont pas celles de l'énoncé ({problem}). Attendu : {recipe}.")
     gap = _gap_both_signs(student, reference, inputs)
@@ -730,11 +771,11 @@ def _compare_with_reference(student, build, inputs, name, recipe, variants, acce
         return
     for options in accepted:
         other = build(**options).to(device)
-        if not _copy_weights(student, other) and _gap_both_signs(student, other, inputs) <= 1e-4:
+        if not _copy_weights(student, other, inputs) and _gap_both_signs(student, other, inputs) <= 1e-4:
             return
     for description, options in variants.items():
         other = build(**options).to(device)
-        if not _copy_weights(student, other) and _gap_both_signs(student, other, inputs) <= 1e-4:
+        if not _copy_weights(student, other, inputs) and _gap_both_signs(student, other, inputs) <= 1e-4:
             _fail(f"{name} : à poids égaux, il calcule exactement ce que calculerait le réseau de "
                   f"l'énoncé avec {description}. Attendu : {recipe}.")
     _fail(f"{name} : à poids égaux, il ne calcule pas ce que calcule le réseau de l'énoncé (écart "

@@ -37,7 +37,7 @@ from .core import (
     _fail,
     _forward_trace,
     _has,
-    _linear_layers,
+    _linear_in_call_order,
     _ok,
     _ReferenceMLP,
     _sizes,
@@ -76,14 +76,14 @@ def check_critic(critic: nn.Module, hidden=(512, 256, 128)) -> None:
     if dropouts:
         _fail("Le critique contient un Dropout : retirez-le. La pénalité de gradient mesure la pente d'une "
               "fonction ; avec un Dropout, le critique change à chaque appel et cette pente n'a plus de sens.")
-    layers = _linear_layers(critic)
+    gen = torch.Generator().manual_seed(4)
+    x = torch.rand(16, 1, 28, 28, generator=gen) * 2 - 1
+    layers = _linear_in_call_order(critic, x)   # dans l'ordre où forward les appelle
     expected = [28 * 28, *hidden, 1]
     sizes = [layers[0].in_features, *(m.out_features for m in layers)] if layers else []
     if sizes != expected:
         _fail(f"Le critique doit avoir les tailles {' → '.join(map(str, expected))} (comme le discriminateur "
               f"du jour 1), il a : {_sizes(layers)}.")
-    gen = torch.Generator().manual_seed(4)
-    x = torch.rand(16, 1, 28, 28, generator=gen) * 2 - 1
     with _untouched(critic):
         critic.train()
         out, calls = _call(_forward_trace, critic, x, what="Le critique, sur un lot de 16 images (16, 1, 28, 28),")
@@ -129,7 +129,7 @@ def _check_critic_shape_argument(critic: nn.Module, hidden) -> None:
     with torch.random.fork_rng():
         other = _call(type(critic), hidden=tuple(hidden), shape=(3, 28, 28),
                       what=f"{type(critic).__name__}(hidden={tuple(hidden)}, shape=(3, 28, 28))")
-    layers = _linear_layers(other)
+    layers = _linear_in_call_order(other, torch.rand(2, 3, 28, 28))
     if not layers or layers[0].in_features != 3 * 28 * 28:
         got = layers[0].in_features if layers else "aucune couche"
         _fail(f"{type(critic).__name__}(shape=(3, 28, 28)) a une première couche à {got} entrées au lieu "
