@@ -17,6 +17,23 @@ EVAL = "evaluation/evaluer_generateurs.ipynb"
 
 RIGHT = {
     (DAY1, 1): [
+        ("couche de sortie créée avant les cachées", '''
+class Discriminator(nn.Module):
+    def __init__(self, hidden=(512, 256, 128), dropout=0.1):
+        super().__init__()
+        self.head = nn.Sequential(nn.Linear(hidden[-1], 1), nn.Sigmoid())
+        layers, width = [nn.Flatten()], 784
+        for h in hidden:
+            layers += [nn.Linear(width, h), nn.LeakyReLU(0.2), nn.Dropout(dropout)]
+            width = h
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.head(self.body(x))
+
+
+discriminator = Discriminator().to(DEVICE)
+'''),
         ("activations en fonctions, ModuleList", '''
 import torch.nn.functional as F
 
@@ -145,6 +162,23 @@ generator = ToyGenerator()
 '''),
     ],
     (DAY2, 2): [
+        ("couche de sortie créée avant les cachées", '''
+class ToyDiscriminator(nn.Module):
+    def __init__(self, hidden=128, n_hidden=2):
+        super().__init__()
+        self.out = nn.Linear(hidden, 1)
+        layers, width = [], 2
+        for _ in range(n_hidden):
+            layers += [nn.Linear(width, hidden), nn.LeakyReLU(0.2)]
+            width = hidden
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.out(self.body(x))
+
+
+discriminator = ToyDiscriminator()
+'''),
         ("F.leaky_relu(x, 0.2) dans forward", '''
 class ToyDiscriminator(nn.Module):
     def __init__(self, hidden=128, n_hidden=2):
@@ -418,6 +452,22 @@ def wgan_gp_step(batches, generator, critic, opt_g, opt_c, z_dim=Z_DIM, n_critic
 '''),
     ],
     (DAY5, 1): [
+        ("décodeur écrit couche de sortie d'abord", '''
+class AutoEncoder(nn.Module):
+    def __init__(self, z_dim=2):
+        super().__init__()
+        self.encoder = nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128),
+                                     nn.ReLU(), nn.Linear(128, z_dim))
+        self.to_pixels = nn.Linear(256, 784)
+        self.hidden = nn.Sequential(nn.Linear(z_dim, 128), nn.ReLU(), nn.Linear(128, 256), nn.ReLU())
+        self.decoder = nn.Sequential(self.hidden, self.to_pixels, nn.Sigmoid(), nn.Unflatten(1, (1, 28, 28)))
+
+    def forward(self, x):
+        return self.decoder(self.encoder(x))
+
+
+autoencoder = AutoEncoder(CONFIG["z_dim"]).to(DEVICE)
+'''),
         ("ReLU en place, Flatten(1), view dans forward", '''
 class AutoEncoder(nn.Module):
     def __init__(self, z_dim=2):

@@ -376,7 +376,7 @@ def _check_linear_stack(model, name: str, in_features: int, out_features: int, n
     """Vérifie le nombre de couches ``nn.Linear`` et les tailles d'entrée et de sortie ;
     renvoie les tailles, « 784 → 256 → 1 »."""
     __tracebackhide__ = True
-    layers = _linear_layers(model)
+    layers = _linear_in_call_order(model)   # dans l'ordre où forward les appelle
     sizes = _sizes(layers)
     if len(layers) != n_linear:
         _fail(f"{name} : {n_linear} couches nn.Linear attendues ({n_linear - 1} cachées + 1 de sortie), "
@@ -606,11 +606,11 @@ class _ReferenceMLP(nn.Module):
         return out if self.out_shape is None else out.view(-1, *self.out_shape)
 
 
-def _call_order(model: nn.Module, inputs: tuple | None) -> list[nn.Module]:
+def _call_order(model: nn.Module, inputs: tuple | None, strict: bool = False) -> list[nn.Module] | None:
     """Les sous-modules feuilles du modèle dans l'ordre où ``forward`` les appelle (un passage sans
     gradient, en mode évaluation, modèle rendu tel quel), suivis de ceux qu'il n'appelle pas, dans
-    l'ordre de création. Sans entrées, ou si le passage échoue : l'ordre de création. Une couche de
-    sortie créée avant les couches cachées est ainsi lue à sa place."""
+    l'ordre de création. Sans entrées, ou si le passage échoue : l'ordre de création (``None`` si
+    ``strict``). Une couche de sortie créée avant les couches cachées est ainsi lue à sa place."""
     created = [m for m in model.modules() if next(m.children(), None) is None]
     if inputs is None:
         return created
@@ -622,7 +622,7 @@ def _call_order(model: nn.Module, inputs: tuple | None) -> list[nn.Module]:
         with torch.no_grad(), torch.random.fork_rng():
             model(*inputs)
     except Exception:  # noqa: BLE001 - l'appel lui-même dira plus loin ce qui ne va pas
-        return created
+        return None if strict else created
     finally:
         for handle in handles:
             handle.remove()
@@ -633,8 +633,24 @@ def _call_order(model: nn.Module, inputs: tuple | None) -> list[nn.Module]:
 
 
 def _linear_in_call_order(model: nn.Module, *inputs) -> list[nn.Linear]:
-    """Les couches ``nn.Linear`` dans l'ordre où ``forward`` les appelle (voir :func:`_call_order`)."""
-    return [m for m in _call_order(model, inputs or None) if isinstance(m, nn.Linear)]
+    """Les couches ``nn.Linear`` dans l'ordre où ``forward`` les appelle (voir :func:`_call_order`).
+
+    Sans entrées, un lot de deux entrées nulles est essayé pour chaque largeur d'entrée possible
+    (celle d'une des couches Linear, ou des images (1, 28, 28)) ; si aucun ne passe, l'ordre de
+    création."""
+    if inputs:
+        return [m for m in _call_order(model, inputs) if isinstance(m, nn.Linear)]
+    created = _linear_layers(model)
+    try:
+        device = next(model.parameters()).device
+    except StopIteration:
+        return created
+    shapes = [(2, w) for w in dict.fromkeys(m.in_features for m in created)] + [(2, 1, 28, 28)]
+    for shape in shapes:
+        order = _call_order(model, (torch.zeros(shape, device=device),), strict=True)
+        if order is not None:
+            return [m for m in order if isinstance(m, nn.Linear)]
+    return created
 
 
 def _weighted_layers(model: nn.Module, inputs: tuple | None = None) -> dict:

@@ -47,7 +47,7 @@ from .core import (
     _has,
     _int_arguments,
     _layer_groups,
-    _linear_layers,
+    _linear_in_call_order,
     _matching_variant,
     _names,
     _ok,
@@ -139,7 +139,7 @@ def _check_discriminator_arguments(discriminator, n_hidden: int) -> None:
     rebuilt = _rebuild(discriminator, hidden=hidden)
     if rebuilt is not None:
         call, other = rebuilt
-        got = _linear_layers(other)
+        got = _linear_in_call_order(other)
         if [m.out_features for m in got[:-1]] != list(hidden):
             want = " → ".join(map(str, [784, *hidden, 1]))
             _fail(f"Discriminateur : {call} crée les couches {_sizes(got)} au lieu de {want} : le "
@@ -151,7 +151,7 @@ def _check_discriminator_arguments(discriminator, n_hidden: int) -> None:
         call, other = rebuilt
         rates = sorted({m.p for m in other.modules() if isinstance(m, nn.Dropout)})
         if not rates:   # F.dropout dans forward : le taux se juge sur ce que fait le réseau
-            widths = [m.out_features for m in _linear_layers(other)]
+            widths = [m.out_features for m in _linear_in_call_order(other)]
             x = torch.rand(8, 1, 28, 28) * 2 - 1
             with _untouched(other):
                 same = _matching_variant(other, lambda: _ReferenceMLP(
@@ -239,7 +239,7 @@ def check_discriminator(discriminator: nn.Module, n_hidden: int = 3) -> None:
             _fail("Discriminateur : la sortie n'est pas la sigmoïde de la dernière couche nn.Linear(..., 1). "
                   "Terminez par nn.Sigmoid(), juste après elle.")
         _check_pure_forward(discriminator, (x,), "Le discriminateur")
-        widths = [m.out_features for m in _linear_layers(discriminator)]
+        widths = [m.out_features for m in _linear_in_call_order(discriminator, x)]
         p = _dropout_rate(discriminator)
         _check_behaves_like(
             discriminator, lambda hidden=lambda: nn.LeakyReLU(0.2), final=nn.Sigmoid, dropout=p: _ReferenceMLP(
@@ -305,7 +305,7 @@ def _check_generator_arguments(generator, n_hidden: int) -> None:
     if rebuilt is None:
         return
     call, other = rebuilt
-    got = _linear_layers(other)
+    got = _linear_in_call_order(other)
     if not got:
         return
     z_dim = 5 if "z_dim=5" in call else got[0].in_features
@@ -385,7 +385,7 @@ def check_generator(generator: nn.Module, z_dim: int = 64, n_hidden: int = 3) ->
             _fail("Le générateur donne la même image pour des bruits différents : la sortie ne "
                   "dépend pas de z.")
         _check_pure_forward(generator, (z,), "Le générateur")
-        widths = [m.out_features for m in _linear_layers(generator)]
+        widths = [m.out_features for m in _linear_in_call_order(generator, z)]
         _check_behaves_like(
             generator, lambda hidden=lambda: nn.LeakyReLU(0.2), final=nn.Tanh: _ReferenceMLP(
                 [z_dim, *widths], hidden, batchnorm=True, final=final, out_shape=(1, 28, 28)),

@@ -36,6 +36,7 @@ from .core import (
     _check_pure_forward,
     _fail,
     _int_arguments,
+    _linear_in_call_order,
     _linear_layers,
     _matching_variant,
     _ok,
@@ -162,7 +163,7 @@ def _check_constructor(model, kwargs: dict, expected_sizes: str, n_in: int, why:
     names = " et ".join(names.rsplit(", ", 1))
     with torch.random.fork_rng():
         other = _call(cls, what=call, **kwargs)
-        sizes = _sizes(_linear_layers(other))
+        sizes = _sizes(_linear_in_call_order(other))
         if sizes != expected_sizes:
             _fail(f"{call} crée les couches {sizes} au lieu de {expected_sizes} : dans __init__, "
                   f"utilisez les arguments {names} au lieu de valeurs écrites en dur{why}.")
@@ -216,7 +217,7 @@ def check_toy_generator(generator: nn.Module, z_dim: int = 2, n_hidden: int = 2)
                        "qu'une ReLU interdit les coordonnées négatives (l'anneau a un rayon de 2).")
         _check_toy_layers(generator, z, "générateur", _generator_hidden_ok, "nn.ReLU()",
                           output_hint)
-        widths = [layer.out_features for layer in _linear_layers(generator)]
+        widths = [layer.out_features for layer in _linear_in_call_order(generator, z)]
 
         def build(hidden=nn.ReLU, final=None):   # le réseau de l'énoncé, aux poids de l'étudiant
             return _ReferenceMLP([z_dim] + widths, hidden, final=final)
@@ -303,7 +304,7 @@ def check_toy_discriminator(discriminator: nn.Module, n_hidden: int = 2) -> None
             _fail("Les sorties du discriminateur restent dans [-1, 1] : forward applique une "
                   "tanh. " + output_hint)
         _check_pure_forward(discriminator, (x,), "Le discriminateur")
-        widths = [layer.out_features for layer in _linear_layers(discriminator)]
+        widths = [layer.out_features for layer in _linear_in_call_order(discriminator, x)]
         _check_behaves_like(
             discriminator,
             lambda hidden=lambda: nn.LeakyReLU(0.2), final=None: _ReferenceMLP([2] + widths, hidden, final=final),

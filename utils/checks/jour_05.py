@@ -26,7 +26,7 @@ from .core import (
     _class_parameters,
     _fail,
     _int_arguments,
-    _linear_layers,
+    _linear_in_call_order,
     _matching_variant,
     _ok,
     _ReferenceMLP,
@@ -167,7 +167,7 @@ def check_autoencoder(model: nn.Module, z_dim: int = 2) -> None:
                   f"nn.Sequential) créé dans __init__.")
     expected = {"encoder": [784, 256, 128, z_dim], "decoder": [z_dim, 128, 256, 784]}
     for part, sizes in expected.items():
-        layers = _linear_layers(getattr(model, part))
+        layers = _linear_in_call_order(getattr(model, part))
         got = [layers[0].in_features] + [m.out_features for m in layers] if layers else []
         if got != sizes:
             _fail(f"model.{part} : couches {' → '.join(map(str, sizes))} attendues, trouvées "
