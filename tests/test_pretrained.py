@@ -169,9 +169,47 @@ def test_the_tool_resumes_exactly_where_it_stopped(small_tool, tmp_path, capsys)
                        torch.load(resumed / "generateur_brut.pt")["net.0.weight"])
 
 
-def test_every_configuration_has_a_french_description(small_tool):
+def test_every_configuration_has_a_french_description_and_builds(small_tool):
     assert set(small_tool.DESCRIPTIONS) == set(small_tool.CONFIGS)
-    assert all(small_tool.config_for(name)["z_dim"] == 256 for name in small_tool.CONFIGS)
+    for name in small_tool.CONFIGS:
+        config = small_tool.config_for(name)
+        generator = gan.generator_from_settings(config)
+        judge = small_tool.make_discriminator(config)
+        images = generator(torch.randn(3, config["z_dim"]))
+        assert images.shape == (3, 1, 28, 28) and judge(images).shape == (3, 1), name
+        # Un critique de WGAN-GP ne normalise pas par lot : la note d'une image ne dépend que d'elle.
+        if config["loss"] == "wgan_gp":
+            assert torch.allclose(judge(images[:1]), judge(images)[:1], atol=1e-5), name
+            assert not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in judge.modules()), name
+
+
+def test_a_wgan_gp_run_resumes_exactly_ships_and_loads(small_tool, tmp_path, monkeypatch, capsys):
+    images, labels = load_mnist("train")   # 10 lots de 64 : 2 pas du générateur par époque
+    monkeypatch.setattr(small_tool, "load_mnist", lambda split, device=None: (images[:640], labels[:640]))
+    straight, resumed = tmp_path / "d_une_traite", tmp_path / "wgan_gp_conv_demi-graine0"
+    small_tool.train("wgan_gp_conv_demi", 2, 0, torch.device("cpu"), straight)
+    small_tool.train("wgan_gp_conv_demi", 1, 0, torch.device("cpu"), resumed)
+    small_tool.train("wgan_gp_conv_demi", 2, 0, torch.device("cpu"), resumed)
+    assert "Reprise après l'époque 1" in capsys.readouterr().out
+    a, b = _state(straight), _state(resumed)
+    for key in ("generator", "discriminator"):
+        assert all(torch.equal(a[key][k], b[key][k]) for k in a[key]), key
+    log = json.loads((resumed / "journal.json").read_text())
+    assert log["steps_per_epoch"] == 2 and [e["step"] for e in log["epochs"]] == [2, 4]
+    assert {"mean_wasserstein", "mean_gp"} <= log["epochs"][0].keys()
+    monkeypatch.setattr(small_tool, "FULL_EPOCHS", 2)
+    small_tool.ship("wgan_gp_conv_demi", 0, resumed, "ema_0.999")
+    generator, shipped = gan.load_pretrained_dcgan("wgan_gp_conv_demi_2_epoques")
+    report = evaluate_samples(gan.sample_digits(generator, 128, n=300))
+    assert report.fid == pytest.approx(shipped["scores"]["fid"], abs=1e-3)
+
+
+def test_a_diverged_run_is_named_and_stops(small_tool, tmp_path, monkeypatch):
+    monkeypatch.setattr(small_tool, "train_step", lambda *a, **k: {"loss_d": float("nan"), "loss_g": 1.0})
+    run = tmp_path / "run"
+    with pytest.raises(SystemExit, match="keras a divergé à l'époque 1 .*Baissez les taux"):
+        small_tool.train("keras", 2, 0, torch.device("cpu"), run)
+    assert json.loads((run / "journal.json").read_text())["diverged_at_step"] == 1
 
 
 def test_the_tool_refuses_to_resume_another_run(small_tool, tmp_path, monkeypatch):

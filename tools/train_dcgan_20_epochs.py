@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import os
 import platform
 import shutil
@@ -42,6 +43,7 @@ import time
 from pathlib import Path
 
 import torch
+from torch import nn
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -56,6 +58,7 @@ from utils.gan import (  # noqa: E402
     discriminator_loss,
     ema_ready,
     generator_loss,
+    generator_from_settings,
     init_weights,
     make_ema,
     sample_digits,
@@ -72,7 +75,21 @@ KERAS = {
     "real_label": 0.9, "d_steps": 1, "ema_decay": 0.999,
     # Pour tester une explication des pertes finales du DCGAN Keras (voir keras_predict) :
     "d_fakes_eval": False, "bn_momentum": 0.1,
+    # Le jeu et les réseaux : « gan » (la perte du jour 1) ou « wgan_gp » (jour 4) ; le générateur
+    # convolutif du jour 3 (« dcgan ») ou dense du jour 1 (« dense ») ; pour WGAN-GP, le critique.
+    "loss": "gan", "g_arch": "dcgan", "critic": "", "n_critic": 1, "gp_weight": 0.0,
+    "betas": (0.5, 0.999),
 }
+
+# Radford et al. (2016), écrit comme un changement de la recette Keras.
+RADFORD = {"optimizer": "adam", "lr_g": 2e-4, "lr_d": 2e-4, "d_batch_norm": True, "dropout": 0.0,
+           "real_label": 1.0, "z_dim": 100}
+
+# WGAN-GP (Gulrajani et al., 2017, réglages de leur MNIST) : n_critic = 5, λ = 10, Adam 1e-4 avec
+# β = (0 ; 0,9), le générateur convolutif du jour 3 avec un bruit de dimension 128.
+WGAN_GP = {"loss": "wgan_gp", "optimizer": "adam", "betas": (0.0, 0.9), "lr_g": 1e-4, "lr_d": 1e-4,
+           "n_critic": 5, "gp_weight": 10.0, "z_dim": 128, "dropout": 0.0, "real_label": 1.0,
+           "critic": "conv", "critic_channels": (64, 128, 256)}
 
 # Chaque variante change quelques réglages de la recette Keras.
 CONFIGS = {
@@ -90,6 +107,29 @@ CONFIGS = {
     # avec G en mode inférence (BatchNorm sur ses moyennes mobiles, élan 0,99 à la Keras), tandis
     # que la perte de G est calculée avec G en mode entraînement (statistiques du lot).
     "keras_predict": {"d_fakes_eval": True, "bn_momentum": 0.01},
+    "keras_adam": {"optimizer": "adam"},
+    "keras_gd2": {"g_channels": (256, 128), "d_channels": (128, 256)},
+    "keras_g4": {"g_channels": (512, 256)},
+    "keras_d4": {"d_channels": (256, 512)},
+    "keras_gd4": {"g_channels": (512, 256), "d_channels": (256, 512)},
+    # La recette de Radford et al. (2016) : BatchNorm dans G et dans D (pas sur la couche d'entrée
+    # de D), sans Dropout ni lissage, Adam 2e-4 avec β1 = 0,5, bruit de dimension 100.
+    "radford": RADFORD,
+    "radford_g2": {**RADFORD, "g_channels": (256, 128)},
+    "radford_g4": {**RADFORD, "g_channels": (512, 256)},
+    "radford_d2": {**RADFORD, "d_channels": (128, 256)},
+    "radford_d4": {**RADFORD, "d_channels": (256, 512)},
+    "radford_gd2": {**RADFORD, "g_channels": (256, 128), "d_channels": (128, 256)},
+    "radford_gd4": {**RADFORD, "g_channels": (512, 256), "d_channels": (256, 512)},
+    "radford_lot_128": {**RADFORD, "batch_size": 128},
+    "wgan_gp_conv": WGAN_GP,
+    "wgan_gp_conv_ln": {**WGAN_GP, "critic": "conv_ln"},
+    "wgan_gp_conv_demi": {**WGAN_GP, "critic_channels": (32, 64, 128)},
+    "wgan_gp_dense_1e-3": {**WGAN_GP, "critic": "dense", "lr_g": 1e-3, "lr_d": 1e-3},
+    "wgan_gp_dense": {**WGAN_GP, "critic": "dense"},
+    # Le WGAN-GP du jour 4 tel que le lab l'entraîne : G et critique denses, Adam 1e-3.
+    "wgan_gp_jour4": {**WGAN_GP, "critic": "dense", "g_arch": "dense", "z_dim": 64, "lr_g": 1e-3,
+                      "lr_d": 1e-3},
 }
 
 # Ce que chaque configuration change, en français (le notebook s'en sert comme légende).
@@ -104,6 +144,25 @@ DESCRIPTIONS = {
     "keras_lot_128": "recette Keras, lots de 128",
     "adam_2e-4_bn_d": "Adam 2e-4, BatchNorm dans D, sans lissage ni Dropout",
     "keras_predict": "recette Keras, D nourri par G en mode inférence (comme predict)",
+    "keras_adam": "recette Keras avec Adam (mêmes taux)",
+    "keras_gd2": "recette Keras, G et D deux fois plus larges",
+    "keras_g4": "recette Keras, G quatre fois plus large",
+    "keras_d4": "recette Keras, D quatre fois plus large",
+    "keras_gd4": "recette Keras, G et D quatre fois plus larges",
+    "radford": "DCGAN, recette de Radford et al.",
+    "radford_g2": "Radford, G deux fois plus large",
+    "radford_g4": "Radford, G quatre fois plus large",
+    "radford_d2": "Radford, D deux fois plus large",
+    "radford_d4": "Radford, D quatre fois plus large",
+    "radford_gd2": "Radford, G et D deux fois plus larges",
+    "radford_gd4": "Radford, G et D quatre fois plus larges",
+    "radford_lot_128": "Radford, lots de 128",
+    "wgan_gp_conv": "WGAN-GP, critique convolutif (Gulrajani et al.)",
+    "wgan_gp_conv_ln": "WGAN-GP, critique convolutif avec LayerNorm",
+    "wgan_gp_conv_demi": "WGAN-GP, critique convolutif deux fois moins large",
+    "wgan_gp_dense_1e-3": "WGAN-GP, critique dense, G convolutif, Adam 1e-3",
+    "wgan_gp_dense": "WGAN-GP, critique dense du jour 4, G convolutif",
+    "wgan_gp_jour4": "WGAN-GP du jour 4 (G et critique denses, Adam 1e-3)",
 }
 
 # Le nombre d'époques de la recette Keras : seul un entraînement complet se livre.
@@ -119,11 +178,87 @@ def config_for(name: str) -> dict:
     return {**KERAS, **CONFIGS[name]}
 
 
+class ConvCritic(nn.Module):
+    """Le critique convolutif du MNIST de Gulrajani et al. (2017) : trois convolutions 5 × 5 de pas 2
+    (64, 128 puis 256 filtres ; 28 → 14 → 7 → 4), LeakyReLU(0,2), une couche dense vers un nombre.
+    Aucune BatchNorm : la pénalité de gradient porte sur chaque image seule, et une normalisation
+    par lot ferait dépendre la note d'une image des autres. ``layer_norm=True`` normalise chaque
+    image après la deuxième et la troisième convolution (une LayerNorm sur C × H × W)."""
+
+    def __init__(self, channels=(64, 128, 256), layer_norm=False):
+        super().__init__()
+        c1, c2, c3 = channels
+        norm = (lambda c: nn.GroupNorm(1, c)) if layer_norm else (lambda c: nn.Identity())
+        self.net = nn.Sequential(
+            nn.Conv2d(1, c1, 5, stride=2, padding=2), nn.LeakyReLU(0.2),
+            nn.Conv2d(c1, c2, 5, stride=2, padding=2), norm(c2), nn.LeakyReLU(0.2),
+            nn.Conv2d(c2, c3, 5, stride=2, padding=2), norm(c3), nn.LeakyReLU(0.2),
+            nn.Flatten(), nn.Linear(c3 * 4 * 4, 1),
+        )
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class DenseCritic(nn.Module):
+    """Le critique dense du jour 4 (exercice 1) : 784 → 512 → 256 → 128 → 1, LeakyReLU(0,2)."""
+
+    def __init__(self, hidden=(512, 256, 128)):
+        super().__init__()
+        layers, width_in = [nn.Flatten()], 28 * 28
+        for width in hidden:
+            layers += [nn.Linear(width_in, width), nn.LeakyReLU(0.2)]
+            width_in = width
+        self.net = nn.Sequential(*layers, nn.Linear(width_in, 1))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+def make_discriminator(config: dict) -> nn.Module:
+    """Le discriminateur (perte « gan ») ou le critique (perte « wgan_gp ») de la configuration."""
+    if config["loss"] == "gan":
+        return DCGANDiscriminator(config["d_channels"], config["dropout"], config["d_batch_norm"])
+    if config["critic"] in ("conv", "conv_ln"):
+        return ConvCritic(tuple(config["critic_channels"]), layer_norm=config["critic"] == "conv_ln")
+    if config["critic"] == "dense":
+        return DenseCritic()
+    raise ValueError(f"Critique inconnu : {config['critic']!r}. Choisissez 'conv', 'conv_ln' ou 'dense'.")
+
+
+def gradient_penalty(critic, real, fake) -> torch.Tensor:
+    """(‖∇ critique(x̂)‖ − 1)² en moyenne, x̂ pris au hasard entre une vraie image et une fausse (jour 4)."""
+    alpha = torch.rand(real.shape[0], 1, 1, 1, device=real.device)
+    mixed = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+    grad, = torch.autograd.grad(critic(mixed).sum(), mixed, create_graph=True)
+    return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+
+
+def wgan_gp_step(batches, generator, critic, opt_g, opt_c, z_dim, n_critic, gp_weight) -> dict:
+    """Un pas de WGAN-GP (jour 4, exercice 5) : ``n_critic`` pas du critique, chacun sur un lot neuf
+    de ``batches``, puis un pas du générateur. ``loss_d`` est la perte du critique."""
+    for _ in range(n_critic):
+        real = next(batches)
+        fake = generator(torch.randn(real.shape[0], z_dim, device=real.device)).detach()
+        c_real, c_fake = critic(real), critic(fake)
+        gp = gradient_penalty(critic, real, fake)
+        loss_c = c_fake.mean() - c_real.mean() + gp_weight * gp
+        opt_c.zero_grad()
+        loss_c.backward()
+        opt_c.step()
+    loss_g = -critic(generator(torch.randn(real.shape[0], z_dim, device=real.device))).mean()
+    opt_g.zero_grad()
+    loss_g.backward()
+    opt_g.step()
+    return {"loss_d": loss_c.item(), "loss_g": loss_g.item(),
+            "wasserstein": (c_real.mean() - c_fake.mean()).item(), "gp": gp.item()}
+
+
 def make_optimizer(params, config: dict, lr: float) -> torch.optim.Optimizer:
     if config["optimizer"] == "rmsprop":
         return torch.optim.RMSprop(params, lr=lr, alpha=0.9)
     if config["optimizer"] == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=(0.5, 0.999))
+        return torch.optim.Adam(params, lr=lr, betas=tuple(config["betas"]))
     raise ValueError(f"Optimiseur inconnu : {config['optimizer']!r}. Choisissez 'rmsprop' ou 'adam'.")
 
 
@@ -200,7 +335,7 @@ def half_state(generator: torch.nn.Module) -> dict:
 
 def score_half(state: dict, config: dict, name: str) -> dict:
     """Recharge des poids float16 dans un générateur float32 et le note sur 10 000 chiffres."""
-    generator = DCGANGenerator(config["z_dim"], config["g_channels"])
+    generator = generator_from_settings(config)
     generator.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     generator.eval()   # noté sur le CPU, comme le test qui le vérifie, quel que soit l'appareil d'entraînement
     report = evaluate_samples(sample_digits(generator, config["z_dim"]), name=name)
@@ -221,15 +356,15 @@ def train(name: str, epochs: int, seed: int, device: torch.device, out: Path) ->
 
     images, _ = load_mnist("train", device=device)
     images = images.contiguous(memory_format=torch.channels_last)
-    per_epoch = steps_per_epoch(images.shape[0], config["batch_size"])
+    # Une époque : chaque image vue une fois par D (par le critique, n_critic lots par pas de G).
+    per_epoch = steps_per_epoch(images.shape[0], config["batch_size"]) // config["n_critic"]
 
     set_seed(seed)
-    generator = DCGANGenerator(config["z_dim"], config["g_channels"]).to(device).apply(init_weights)
+    generator = generator_from_settings(config).to(device).apply(init_weights)
     for module in generator.modules():
         if isinstance(module, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
             module.momentum = config["bn_momentum"]
-    discriminator = DCGANDiscriminator(config["d_channels"], config["dropout"],
-                                       config["d_batch_norm"]).to(device).apply(init_weights)
+    discriminator = make_discriminator(config).to(device).apply(init_weights)
     generator.to(memory_format=torch.channels_last)
     discriminator.to(memory_format=torch.channels_last)
     opt_g = make_optimizer(generator.parameters(), config, config["lr_g"])
@@ -292,8 +427,12 @@ def train(name: str, epochs: int, seed: int, device: torch.device, out: Path) ->
         discriminator.train()
         for ema in emas.values():
             ema.train()
-        for real in iterate_minibatches(images, config["batch_size"], generator=data_order):
-            if config["d_fakes_eval"]:
+        batches = iterate_minibatches(images, config["batch_size"], generator=data_order)
+        for real in (batches if config["loss"] == "gan" else range(per_epoch)):
+            if config["loss"] == "wgan_gp":
+                values = wgan_gp_step(batches, generator, discriminator, opt_g, opt_d, config["z_dim"],
+                                      config["n_critic"], config["gp_weight"])
+            elif config["d_fakes_eval"]:
                 values = predict_style_step(real, generator, discriminator, opt_g, opt_d, config["z_dim"],
                                             config["real_label"])
             else:
@@ -303,6 +442,12 @@ def train(name: str, epochs: int, seed: int, device: torch.device, out: Path) ->
                 ema.update_parameters(generator)
             for key, value in values.items():
                 sums[key] = sums.get(key, 0.0) + value
+            if not math.isfinite(values["loss_d"] + values["loss_g"]):
+                log["diverged_at_step"] = bar.n + 1
+                _write_json(log, log_path)
+                raise SystemExit(f"{name} a divergé à l'époque {epoch} (pertes {values['loss_d']}, "
+                                 f"{values['loss_g']}) : l'entraînement s'arrête ; le journal le dit. "
+                                 "Baissez les taux d'apprentissage de cette configuration.")
             bar.update()
             if bar.n % 50 == 0:
                 bar.set_postfix({k: f"{v:.3f}" for k, v in values.items() if k.startswith("loss")})
@@ -361,7 +506,8 @@ def ship(name: str, seed: int, out: Path, which: str) -> None:
     if which not in log["final_float16"]:
         raise SystemExit(f"--generateur {which!r} inconnu ; choisissez parmi {', '.join(log['final_float16'])}.")
     source = out / f"generateur_{which}.pt"
-    target_name = f"dcgan_{name}_{log['epochs_done']}_epoques"
+    prefix = "" if name.startswith("wgan_gp") else "dcgan_"
+    target_name = f"{prefix}{name}_{log['epochs_done']}_epoques"
     PRETRAINED_DIR.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source, PRETRAINED_DIR / f"{target_name}.pt")
     shipped = {**log, "description": DESCRIPTIONS[name], "shipped": which, "scores": log["final_float16"][which],
@@ -370,6 +516,36 @@ def ship(name: str, seed: int, out: Path, which: str) -> None:
     write_checksums()
     digest = hashlib.sha256((PRETRAINED_DIR / f"{target_name}.pt").read_bytes()).hexdigest()
     print(f"Livré : utils/pretrained/{target_name}.pt (sha256 {digest[:16]}…) et son journal.")
+
+
+def _fr(x: float) -> str:
+    return f"{x:.1f}".replace(".", ",")
+
+
+def table(folder: Path, marks=(1, 3, 5, 10, 20)) -> str:
+    """Le tableau Markdown des journaux ``*/journal.json`` de ``folder`` (un entraînement par ligne) :
+    FID-MNIST de la copie moyennée à quelques époques, scores des générateurs finals en float16,
+    durée d'entraînement et machine."""
+    rows = ["| configuration | graine | époques | " + " | ".join(f"FID ép. {m}" for m in marks)
+            + " | final float16 (moy. 0,999 / 0,9999 / brut) | chaque chiffre 5–15 % | durée | machine |",
+            "|" + "---|" * (len(marks) + 7)]
+    journals = sorted([*folder.glob("*/journal.json"), *folder.glob("*.json")])
+    if not journals:
+        raise SystemExit(f"Aucun journal.json dans les dossiers de {folder}.")
+    for path in journals:
+        log = json.loads(path.read_text(encoding="utf-8"))
+        by_epoch = {e["epoch"]: e for e in log["epochs"]}
+        fids = [_fr(by_epoch[m]["fid"]) if m in by_epoch else "—" for m in marks]
+        finals = log.get("final_float16", {})
+        final = " / ".join(_fr(finals[k]["fid"]) if k in finals else "—"
+                           for k in ("ema_0.999", "ema_0.9999", "brut")) if finals else "—"
+        best = min(finals.values(), key=lambda r: r["fid"]) if finals else None
+        between = ("oui" if best["all_digits_between_5_15"] else "non") if best else "—"
+        status = f"{len(log['epochs'])}" + (" (divergé)" if "diverged_at_step" in log else "")
+        rows.append(f"| {log['configuration']} | {log['seed']} | {status} | " + " | ".join(fids)
+                    + f" | {final} | {between} | {log['seconds'] / 60:.0f} min | {log['device']}, "
+                      f"{log['threads']} fil(s) |")
+    return "\n".join(rows)
 
 
 def main() -> None:
@@ -382,7 +558,11 @@ def main() -> None:
     parser.add_argument("--livrer", action="store_true", help="copier le générateur dans utils/pretrained/")
     parser.add_argument("--generateur", default="", help="avec --livrer : ema_<décroissance> ou brut")
     parser.add_argument("--lister", action="store_true", help="afficher les configurations et quitter")
+    parser.add_argument("--tableau", default="", help="dossier d'entraînements : afficher leur tableau et quitter")
     args = parser.parse_args()
+    if args.tableau:
+        print(table(Path(args.tableau)))
+        return
     if args.lister:
         for name, change in CONFIGS.items():
             print(f"{name:20s} {change or '(la recette Keras du lab)'}")

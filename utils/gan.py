@@ -199,6 +199,17 @@ def pretrained_names() -> list[str]:
     return sorted(p.stem for p in PRETRAINED_DIR.glob("*.pt"))
 
 
+def generator_from_settings(settings: dict) -> nn.Module:
+    """Un générateur neuf de la forme décrite par les réglages d'un journal d'entraînement.
+
+    ``g_arch`` vaut ``"dcgan"`` (le :class:`DCGANGenerator` du jour 3, canaux ``g_channels``,
+    le défaut) ou ``"dense"`` (le :class:`Generator` du jour 1) ; ``z_dim`` : la taille du bruit.
+    """
+    if settings.get("g_arch", "dcgan") == "dense":
+        return Generator(settings["z_dim"])
+    return DCGANGenerator(settings["z_dim"], tuple(settings["g_channels"]))
+
+
 def load_pretrained_dcgan(name: str, model: nn.Module | None = None) -> tuple[nn.Module, dict]:
     """Charge un générateur DCGAN livré avec le cours, et son journal d'entraînement.
 
@@ -225,7 +236,7 @@ def load_pretrained_dcgan(name: str, model: nn.Module | None = None) -> tuple[nn
                                "a été modifié ou abîmé. Récupérez-le avec git (git checkout -- utils/pretrained).")
     log = json.loads(journal.read_text(encoding="utf-8"))
     settings = log["settings"]
-    model = model if model is not None else DCGANGenerator(settings["z_dim"], tuple(settings["g_channels"]))
+    model = model if model is not None else generator_from_settings(settings)
     state = torch.load(weights, map_location="cpu", weights_only=True)
     # Tout est comparé avant de copier quoi que ce soit : un générateur d'une autre forme reste
     # intact (load_state_dict copierait les tenseurs compatibles avant de lever son erreur).
