@@ -22,9 +22,10 @@ from utils.evaluator import evaluate_samples
 SHIPPED = gan.pretrained_names()
 
 
-def test_the_keras_recipe_and_a_searched_configuration_are_shipped():
+def test_the_keras_recipe_a_searched_dcgan_and_a_wgan_gp_are_shipped():
     assert "dcgan_keras_20_epoques" in SHIPPED
-    assert len(SHIPPED) >= 2, SHIPPED
+    assert sum(name.startswith("dcgan_") for name in SHIPPED) >= 2, SHIPPED
+    assert any(name.startswith("wgan_gp_") for name in SHIPPED), SHIPPED
     for name in SHIPPED:
         size = (gan.PRETRAINED_DIR / f"{name}.pt").stat().st_size
         assert size < 8_000_000, f"{name}.pt pèse {size} octets : il devrait être en float16"
@@ -33,7 +34,8 @@ def test_the_keras_recipe_and_a_searched_configuration_are_shipped():
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_generator_loads_and_scores_as_its_log_says(name):
     generator, log = gan.load_pretrained_dcgan(name)
-    assert log["epochs_done"] == 20 and len(log["epochs"]) == 20
+    assert log["epochs_done"] >= 20 and len(log["epochs"]) == log["epochs_done"]
+    assert name.endswith(f"_{log['epochs_done']}_epoques")
     assert log["weights_file"] == f"{name}.pt" and log["sample_seed"] == gan.SAMPLE_SEED
     stored = torch.load(gan.PRETRAINED_DIR / f"{name}.pt", weights_only=True)
     assert all(v.dtype == torch.float16 for v in stored.values() if v.is_floating_point())
@@ -65,6 +67,9 @@ def test_shipped_generator_loads_into_the_notebook_class(name):
     # Le notebook charge les générateurs livrés dans le Generator que l'étudiant a écrit.
     Generator = _notebook_generator_class()
     settings = gan.load_pretrained_dcgan(name)[1]["settings"]
+    if settings.get("g_arch") == "dense":   # le générateur du jour 1 : le notebook du jour 4 l'importe
+        assert type(gan.load_pretrained_dcgan(name)[0]) is gan.Generator
+        return
     reference, _ = gan.load_pretrained_dcgan(name)
     loaded, _ = gan.load_pretrained_dcgan(name, model=Generator(settings["z_dim"], tuple(settings["g_channels"])))
     assert type(loaded) is Generator

@@ -1,28 +1,36 @@
-"""Entraîne un DCGAN du jour 3 pendant les 20 époques de la recette Keras, et livre son générateur.
+"""Entraîne un DCGAN du jour 3 (ou un WGAN-GP du jour 4) pendant 20 époques ou plus, et livre son générateur.
 
-Le notebook du jour 3 n'a le temps, sur un CPU, que de 2 époques. Cet outil fait les 20 époques
-d'une configuration (la recette Keras du lab, ou une variante cherchée pour faire mieux), depuis
-une graine fixe, avec une barre de progression, un journal et une reprise possible :
+Le notebook du jour 3 n'a le temps, sur un CPU, que de 2 époques ; celui du jour 4, de 1 600 pas
+du générateur. Cet outil fait un entraînement complet d'une configuration (la recette Keras du lab,
+celle de Radford et al., des variantes de capacité, de lot, d'optimiseur, ou un WGAN-GP à critique
+dense ou convolutif : ``--lister``), depuis une graine fixe, avec une barre de progression, un
+journal et une reprise possible :
 
 * à la fin de chaque époque, l'état complet (réseaux, optimiseurs, moyennes mobiles, générateurs
   aléatoires) est enregistré dans ``runs/dcgan_20_epoques/<configuration>-graine<g>/etat.pt`` ;
   relancer la même commande reprend à l'époque suivante (sur CPU, avec le même nombre de fils,
-  les poids sont ceux d'un entraînement d'une traite) ;
-* la copie moyennée du générateur est notée à chaque époque par l'évaluateur du cours
-  (10 000 chiffres) ; tout s'écrit dans ``journal.json`` dans le même dossier ;
+  les poids sont ceux d'un entraînement d'une traite) ; ``--epochs`` plus grand prolonge un
+  entraînement fini ;
+* une époque fait voir chaque image une fois à D (au critique de WGAN-GP : ``n_critic`` lots par
+  pas du générateur) ; la copie moyennée du générateur est notée à chaque époque par l'évaluateur
+  du cours (10 000 chiffres) ; tout s'écrit dans ``journal.json`` dans le même dossier ; une perte
+  non finie arrête l'entraînement, et le journal le dit ;
 * à la fin, chaque moyenne mobile suivie (et les poids bruts) est arrondie en demi-précision
   (float16), rechargée et notée : ce sont les scores d'un générateur livré tel quel.
 
 ``--livrer`` copie le générateur en demi-précision et son journal dans ``utils/pretrained/``
-et met à jour ``utils/pretrained/SHA256SUMS`` ; le notebook du jour 3 les charge avec
+et met à jour ``utils/pretrained/SHA256SUMS`` ; les notebooks des jours 3, 4 et 6 les chargent avec
 :func:`utils.gan.load_pretrained_dcgan`, et un test vérifie qu'ils obtiennent les scores du journal.
+``--tableau DOSSIER`` affiche le tableau Markdown des journaux d'un dossier.
 
 Usage, depuis la racine du dépôt ::
 
     python tools/train_dcgan_20_epochs.py --config keras                 # la recette du lab
     python tools/train_dcgan_20_epochs.py --config keras --epochs 3      # une recherche courte
     python tools/train_dcgan_20_epochs.py --config keras --livrer        # après les 20 époques
+    python tools/train_dcgan_20_epochs.py --config wgan_gp_jour4 --epochs 40
     python tools/train_dcgan_20_epochs.py --lister                       # les configurations
+    python tools/train_dcgan_20_epochs.py --tableau tools/recherche_jour_03
     GANS_DEVICE=cuda python tools/train_dcgan_20_epochs.py --config keras
 
 Sur un CPU, ``--threads`` fixe le nombre de fils de calcul (deux entraînements côte à côte :
@@ -54,11 +62,10 @@ from utils.gan import (  # noqa: E402
     PRETRAINED_DIR,
     SAMPLE_SEED,
     DCGANDiscriminator,
-    DCGANGenerator,
     discriminator_loss,
     ema_ready,
-    generator_loss,
     generator_from_settings,
+    generator_loss,
     init_weights,
     make_ema,
     sample_digits,
@@ -522,7 +529,7 @@ def _fr(x: float) -> str:
     return f"{x:.1f}".replace(".", ",")
 
 
-def table(folder: Path, marks=(1, 3, 5, 10, 20)) -> str:
+def table(folder: Path, marks=(1, 3, 5, 10, 20, 40)) -> str:
     """Le tableau Markdown des journaux ``*/journal.json`` de ``folder`` (un entraînement par ligne) :
     FID-MNIST de la copie moyennée à quelques époques, scores des générateurs finals en float16,
     durée d'entraînement et machine."""
@@ -551,7 +558,7 @@ def table(folder: Path, marks=(1, 3, 5, 10, 20)) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="keras", help="nom de la configuration (voir --lister)")
-    parser.add_argument("--epochs", type=int, default=20, help="nombre d'époques (20 : la recette Keras)")
+    parser.add_argument("--epochs", type=int, default=20, help="nombre d'époques (20 : la recette Keras ; plus : prolonger)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=0, help="fils de calcul sur CPU (0 : le défaut)")
     parser.add_argument("--sortie", default="", help="dossier de l'entraînement (défaut : runs/dcgan_20_epoques/…)")

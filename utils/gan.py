@@ -211,11 +211,12 @@ def generator_from_settings(settings: dict) -> nn.Module:
 
 
 def load_pretrained_dcgan(name: str, model: nn.Module | None = None) -> tuple[nn.Module, dict]:
-    """Charge un générateur DCGAN livré avec le cours, et son journal d'entraînement.
+    """Charge un générateur livré avec le cours (DCGAN du jour 3, WGAN-GP du jour 4), et son journal.
 
     Entrée : le nom du fichier sans extension (voir :func:`pretrained_names`), et
     facultativement un générateur à remplir (le ``Generator`` écrit au jour 3, avec les
-    canaux du journal) ; sinon un :class:`DCGANGenerator`. Les poids, rangés en float16,
+    canaux du journal) ; sinon celui que décrivent les réglages du journal
+    (:func:`generator_from_settings`). Les poids, rangés en float16,
     sont vérifiés (somme SHA-256 de ``SHA256SUMS``) puis chargés en float32. Sortie : le
     générateur en mode évaluation, sur le CPU, et le journal (réglages, durée, scores par
     époque, ``scores`` : ceux du générateur livré, sur :func:`sample_digits`).
@@ -249,9 +250,12 @@ def load_pretrained_dcgan(name: str, model: nn.Module | None = None) -> tuple[nn
     if problems:
         raise RuntimeError(
             f"Les poids de {name} ne rentrent pas dans ce générateur (il n'a pas été modifié) : il faut "
-            f"le générateur du jour 3 avec z_dim={settings['z_dim']} et "
-            f"channels={tuple(settings['g_channels'])}, ses couches dans self.net dans l'ordre de "
-            f"l'exercice 2. Différences : {' ; '.join(problems[:6])}"
+            + (f"le générateur dense du jour 1 avec z_dim={settings['z_dim']}"
+               if settings.get("g_arch") == "dense" else
+               f"le générateur du jour 3 avec z_dim={settings['z_dim']} et "
+               f"channels={tuple(settings['g_channels'])}, ses couches dans self.net dans l'ordre de "
+               "l'exercice 2")
+            + f". Différences : {' ; '.join(problems[:6])}"
             + (f" ; … ({len(problems) - 6} autres)" if len(problems) > 6 else ""))
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     return model.cpu().float().eval(), log
