@@ -19,7 +19,7 @@ import pytest
 import torch
 
 import utils
-from utils import course, metrics
+from utils import course, gan, metrics
 
 matplotlib.use("Agg")
 
@@ -29,7 +29,7 @@ N = 2000
 
 def _table_cells() -> list[str]:
     cells = [c.source for c in nbformat.read(NOTEBOOK, as_version=4).cells if c.cell_type == "code"]
-    first = next(i for i, source in enumerate(cells) if source.startswith("GENERATORS = ["))
+    first = next(i for i, source in enumerate(cells) if "\nGENERATORS = [" in source)
     return cells[first:first + 2]
 
 
@@ -69,7 +69,9 @@ def test_course_table_discards_diverged_and_short_sample_sets(digits, monkeypatc
     monkeypatch.setattr(utils, "load_samples", load_samples)
     scope = {"utils": utils, "N": N, "score": score, "pixels": lambda images: images,
              "train_images": digits, "time": time, "print_table": lambda *args, **kwargs: None,
-             "COLUMNS": ["FID", "précision"], "plt": matplotlib.pyplot, "__name__": "__main__"}
+             "COLUMNS": ["FID", "précision"], "plt": matplotlib.pyplot, "__name__": "__main__",
+             "pretrained_names": gan.pretrained_names, "load_pretrained_dcgan": gan.load_pretrained_dcgan,
+             "sample_digits": gan.sample_digits}
     out = io.StringIO()
     table, ranking = _table_cells()
     with contextlib.redirect_stdout(out):
@@ -82,7 +84,10 @@ def test_course_table_discards_diverged_and_short_sample_sets(digits, monkeypatc
     matplotlib.pyplot.close("all")
     text = out.getvalue()
 
-    assert set(scope["board"]) == {"Jour 1 — GAN dense", "Jour 5 — VAE"}
+    # Les générateurs livrés (le meilleur DCGAN et le meilleur WGAN-GP) sont classés avec les autres.
+    assert set(scope["board"]) == {"Jour 1 — GAN dense", "Jour 5 — VAE", "Jour 3 — DCGAN livré",
+                                   "Jour 4 — WGAN-GP livré"}
+    assert "Jour 4 — WGAN-GP livré : wgan_gp_" in text
     assert scope["discarded"] == {"Jour 3 — DCGAN": "images unies",
                                   "Jour 4 — WGAN-GP": f"500 échantillons au lieu de {N}"}
     assert set(scope["missing"]) == {"Jour 6 — GAN conditionnel"}

@@ -147,7 +147,7 @@ DESCRIPTIONS = {
     "keras_bn_d": "recette Keras, BatchNorm dans D",
     "keras_sans_dropout": "recette Keras, sans Dropout dans D",
     "keras_d_large": "recette Keras, D deux fois plus large",
-    "keras_g_large": "recette Keras, G deux fois plus large",
+    "keras_g_large": "DCGAN, G deux fois plus large (256 et 128 filtres)",
     "keras_lot_128": "recette Keras, lots de 128",
     "adam_2e-4_bn_d": "Adam 2e-4, BatchNorm dans D, sans lissage ni Dropout",
     "keras_predict": "recette Keras, D nourri par G en mode inférence (comme predict)",
