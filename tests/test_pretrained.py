@@ -287,3 +287,13 @@ def test_a_shipped_run_loads_and_scores_as_its_log_says(small_tool, tmp_path, mo
     assert "dcgan_keras_1_epoques.pt" in listed and "dcgan_keras_1_epoques.json" in listed
     with pytest.raises(SystemExit, match="--generateur 'ema_0.5' inconnu"):
         small_tool.ship("keras", 0, out, "ema_0.5")
+
+
+def test_the_table_lists_each_run_of_a_folder(small_tool, tmp_path):
+    with pytest.raises(SystemExit, match="Aucun journal.json"):
+        small_tool.table(tmp_path)
+    small_tool.train("keras", 1, 0, torch.device("cpu"), tmp_path / "keras-graine0")
+    fid = json.loads((tmp_path / "keras-graine0" / "journal.json").read_text())["epochs"][0]["fid"]
+    rows = small_tool.table(tmp_path).splitlines()
+    assert len(rows) == 3 and rows[2].startswith("| keras | 0 | 1 | ")
+    assert f"{fid:.1f}".replace(".", ",") in rows[2]
