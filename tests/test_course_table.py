@@ -71,7 +71,7 @@ def test_course_table_discards_diverged_and_short_sample_sets(digits, monkeypatc
              "train_images": digits, "time": time, "print_table": lambda *args, **kwargs: None,
              "COLUMNS": ["FID", "précision"], "plt": matplotlib.pyplot, "__name__": "__main__",
              "pretrained_names": gan.pretrained_names, "load_pretrained_dcgan": gan.load_pretrained_dcgan,
-             "sample_digits": gan.sample_digits}
+             "sample_digits": gan.sample_digits, "to_uint8_images": utils.to_uint8_images}
     out = io.StringIO()
     table, ranking = _table_cells()
     with contextlib.redirect_stdout(out):
